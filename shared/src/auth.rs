@@ -1,0 +1,196 @@
+//! Authentication: token -> verified [`Session`], with keys from the PEM or from the cached key
+//! set (filled from Clerk with the secret from Secrets Manager).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::clerk_api::{ClerkApiError, KeyFetcher};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::error::{AuthError, Reason};
+use crate::jwks::{KeyCache, KeyCacheSettings, KeySet};
+use crate::rsa_key::RsaKey;
+use crate::secret::{SecretCache, SecretError};
+use crate::session::Session;
+use crate::verify::Verifier;
+
+/// Verifies session tokens. Cheap to share (`Arc`) across requests.
+#[derive(Debug)]
+pub struct Authenticator {
+    verifier: Verifier,
+    source: KeySource,
+}
+
+enum KeySource {
+    /// Networkless: `CLERK_JWT_KEY`.
+    Pem(Arc<RsaKey>),
+    /// The Backend API key set (or the secret's own `CLERK_JWT_KEY`).
+    Remote(Remote),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Pem(k) => f.debug_tuple("Pem").field(k).finish(),
+            KeySource::Remote(r) => f.debug_tuple("Remote").field(&r.cache).finish(),
+        }
+    }
+}
+
+struct Remote {
+    secrets: Arc<SecretCache>,
+    fetcher: Arc<dyn KeyFetcher>,
+    cache: KeyCache,
+}
+
+impl Authenticator {
+    /// Networkless verification with the instance's PEM key: no network call at all.
+    pub fn networkless(verifier: Verifier, key: RsaKey) -> Self {
+        Self {
+            verifier,
+            source: KeySource::Pem(Arc::new(key)),
+        }
+    }
+
+    /// Verification against the Backend API key set, read with the cached secret.
+    pub fn remote(
+        verifier: Verifier,
+        secrets: Arc<SecretCache>,
+        fetcher: Arc<dyn KeyFetcher>,
+        settings: KeyCacheSettings,
+    ) -> Self {
+        let cache = KeyCache::new(settings, verifier.clock().clone());
+        Self {
+            verifier,
+            source: KeySource::Remote(Remote {
+                secrets,
+                fetcher,
+                cache,
+            }),
+        }
+    }
+
+    /// The authenticator a configuration describes: networkless when `CLERK_JWT_KEY` is set,
+    /// else the key set through `secrets` (required then) and `fetcher`.
+    pub fn from_config(
+        config: &Config,
+        secrets: Option<Arc<SecretCache>>,
+        fetcher: Arc<dyn KeyFetcher>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let verifier = Verifier::from_config(config)?.with_clock(clock);
+        if let Some(key) = &config.jwt_key {
+            return Ok(Self::networkless(verifier, key.clone()));
+        }
+        let secrets = secrets.ok_or_else(|| {
+            ConfigError::new(
+                "CLERK_SECRET_ID",
+                "is required when CLERK_JWT_KEY is not set (the key set is read with the secret key)",
+            )
+        })?;
+        Ok(Self::remote(verifier, secrets, fetcher, config.key_cache))
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Verifies `token`: every check of the contract, in its order.
+    pub async fn authenticate(&self, token: &str) -> Result<Session, AuthError> {
+        let decoded = self.verifier.decode(token).map_err(token_error)?;
+        match &self.source {
+            KeySource::Pem(key) => self.verifier.verify_decoded(&decoded, key).map_err(token_error),
+            KeySource::Remote(remote) => {
+                let kid = decoded.kid();
+                let key = remote.cache.key(kid, || remote.load()).await?;
+                match self.verifier.verify_decoded(&decoded, &key) {
+                    Err(Reason::TokenInvalidSignature) => {
+                        match remote
+                            .cache
+                            .key_after_bad_signature(kid, &key, || remote.load())
+                            .await
+                        {
+                            Some(new_key) => {
+                                tracing::info!(kid, "signing key changed under the same kid");
+                                self.verifier
+                                    .verify_decoded(&decoded, &new_key)
+                                    .map_err(token_error)
+                            }
+                            None => Err(token_error(Reason::TokenInvalidSignature)),
+                        }
+                    }
+                    other => other.map_err(token_error),
+                }
+            }
+        }
+    }
+
+    /// Loads the secret and the key set ahead of the first request (Lambda init phase). An error
+    /// is for the log: the next request tries again.
+    pub async fn warm(&self) -> Result<(), AuthError> {
+        match &self.source {
+            KeySource::Pem(_) => Ok(()),
+            KeySource::Remote(remote) => {
+                // Any kid: a miss still loads the set.
+                match remote.cache.key(Some(""), || remote.load()).await {
+                    Ok(_) => Ok(()),
+                    Err(AuthError::Unauthorized { .. }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn token_error(reason: Reason) -> AuthError {
+    AuthError::Unauthorized {
+        reason,
+        token_sent: true,
+    }
+}
+
+impl Remote {
+    async fn load(&self) -> Result<KeySet, AuthError> {
+        let secret = self.secrets.get().await.map_err(secret_error)?;
+        if let Some(key) = &secret.jwt_key {
+            return Ok(KeySet::networkless(key.clone()));
+        }
+        match self.fetcher.fetch_keys(&secret.secret_key).await {
+            Ok(keys) => Ok(KeySet::new(keys)),
+            Err(ClerkApiError::SecretKeyInvalid) => {
+                let Some(newer) = self.secrets.reread_after_rejection(&secret.secret_key).await
+                else {
+                    return Err(api_error(ClerkApiError::SecretKeyInvalid));
+                };
+                tracing::info!("secret key changed after clerk_key_invalid; retrying with the new one");
+                if let Some(key) = &newer.jwt_key {
+                    return Ok(KeySet::networkless(key.clone()));
+                }
+                self.fetcher
+                    .fetch_keys(&newer.secret_key)
+                    .await
+                    .map(KeySet::new)
+                    .map_err(api_error)
+            }
+            Err(e) => Err(api_error(e)),
+        }
+    }
+}
+
+/// A secret that cannot be read: transient -> 503; gone, denied or malformed -> 500.
+pub fn secret_error(e: SecretError) -> AuthError {
+    if e.is_transient() {
+        AuthError::unavailable(Reason::SecretUnavailable, e.to_string())
+    } else {
+        AuthError::Misconfigured(e.to_string())
+    }
+}
+
+fn api_error(e: ClerkApiError) -> AuthError {
+    let reason = match e {
+        ClerkApiError::SecretKeyInvalid => Reason::SecretKeyInvalid,
+        ClerkApiError::NoUsableKey => Reason::JwkFailedToResolve,
+        _ => Reason::JwkRemoteFailedToLoad,
+    };
+    AuthError::unavailable(reason, e.to_string())
+}

@@ -1,0 +1,295 @@
+//! The Clerk Backend API: the key set (`GET /v1/jwks`) and users (`GET /v1/users/{id}`), through
+//! one hardened HTTP client (short timeouts, no redirects, 200 required, body capped, bounded
+//! retries with jittered back-off).
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::keys::SecretKey;
+use crate::rsa_key::RsaKey;
+
+/// The API version this project was written against.
+pub const CLERK_API_VERSION: &str = "2025-11-10";
+/// Largest response body read.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Attempts per call for transient failures (connection, timeout, 5xx).
+pub const MAX_ATTEMPTS: u32 = 2;
+
+/// Why a Backend API call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClerkApiError {
+    /// `clerk_key_invalid` (or any 401): the secret key is wrong or was rotated.
+    #[error("Clerk rejected the secret key")]
+    SecretKeyInvalid,
+    #[error("not found")]
+    NotFound,
+    #[error("rate limited by Clerk (retry after {retry_after:?})")]
+    RateLimited { retry_after: Duration },
+    /// The key set holds no RSA/RS256/sig key.
+    #[error("the key set has no usable RS256 key")]
+    NoUsableKey,
+    /// Network error, timeout, redirect, 5xx, unreadable or oversized body.
+    #[error("Clerk is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The seam in front of the key set endpoint.
+#[async_trait]
+pub trait KeyFetcher: Send + Sync + fmt::Debug {
+    async fn fetch_keys(&self, secret: &SecretKey) -> Result<Vec<RsaKey>, ClerkApiError>;
+}
+
+/// The seam in front of the users endpoint.
+#[async_trait]
+pub trait UserDirectory: Send + Sync + fmt::Debug {
+    async fn get_user(&self, secret: &SecretKey, user_id: &str) -> Result<UserProfile, ClerkApiError>;
+}
+
+/// The whitelisted projection of a Clerk `User` the API returns (never `private_metadata`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserProfile {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub image_url: Option<String>,
+    pub primary_email: Option<String>,
+    pub public_metadata: Value,
+}
+
+#[derive(Deserialize)]
+struct ClerkUser {
+    id: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    username: Option<String>,
+    image_url: Option<String>,
+    primary_email_address_id: Option<String>,
+    #[serde(default)]
+    email_addresses: Vec<ClerkEmail>,
+    #[serde(default)]
+    public_metadata: Value,
+}
+
+#[derive(Deserialize)]
+struct ClerkEmail {
+    id: String,
+    email_address: String,
+}
+
+impl From<ClerkUser> for UserProfile {
+    fn from(u: ClerkUser) -> Self {
+        let primary_email = u.primary_email_address_id.as_ref().and_then(|pid| {
+            u.email_addresses
+                .iter()
+                .find(|e| &e.id == pid)
+                .map(|e| e.email_address.clone())
+        });
+        UserProfile {
+            id: u.id,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            username: u.username,
+            image_url: u.image_url,
+            primary_email,
+            public_metadata: if u.public_metadata.is_null() {
+                Value::Object(Default::default())
+            } else {
+                u.public_metadata
+            },
+        }
+    }
+}
+
+/// Clerk user ids: `user_` then letters and digits. Anything else never reaches a URL.
+pub fn is_valid_user_id(id: &str) -> bool {
+    id.strip_prefix("user_")
+        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The Backend API over HTTPS (or plain HTTP to a loopback stand-in).
+#[derive(Clone)]
+pub struct ClerkBackend {
+    http: reqwest::Client,
+    api_url: String,
+}
+
+impl fmt::Debug for ClerkBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClerkBackend")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClerkBackend {
+    /// `api_url` as validated by [`crate::config::Config`] (no trailing slash).
+    pub fn new(api_url: impl Into<String>) -> Result<Self, ClerkApiError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(1500))
+            .timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClerkApiError::Unavailable(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            api_url: api_url.into().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn get(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.get_once(path, secret).await {
+                Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(path, attempt, detail, "retrying Clerk call");
+                    tokio::time::sleep(jitter(Duration::from_millis(50), Duration::from_millis(150))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
+        let url = format!("{}{}", self.api_url, path);
+        let mut resp = self
+            .http
+            .get(&url)
+            .bearer_auth(secret.expose())
+            .header("Clerk-API-Version", CLERK_API_VERSION)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?;
+        let status = resp.status();
+        if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ClerkApiError::Unavailable(format!("{path}: body over {MAX_BODY_BYTES} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ClerkApiError::Unavailable(format!("{path}: body over {MAX_BODY_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        match status.as_u16() {
+            200 => Ok(body),
+            401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => Err(ClerkApiError::SecretKeyInvalid),
+            404 => Err(ClerkApiError::NotFound),
+            429 => Err(ClerkApiError::RateLimited {
+                retry_after: retry_after(resp.headers()).unwrap_or(Duration::from_secs(10)),
+            }),
+            code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "unreadable body".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.clamp(1, 3600)))
+}
+
+fn is_key_invalid(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorItem {
+        code: Option<String>,
+    }
+    serde_json::from_slice::<Errors>(body)
+        .is_ok_and(|e| e.errors.iter().any(|i| i.code.as_deref() == Some("clerk_key_invalid")))
+}
+
+fn jitter(min: Duration, max: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let span = u64::try_from((max - min).as_millis()).unwrap_or(1).max(1);
+    min + Duration::from_millis(nanos % span)
+}
+
+/// Parses a key set body: keys that are not RSA / RS256 / sig are skipped; none left is an error.
+pub fn parse_jwks(body: &[u8]) -> Result<Vec<RsaKey>, ClerkApiError> {
+    #[derive(Deserialize)]
+    struct Set {
+        keys: Vec<Value>,
+    }
+    #[derive(Deserialize)]
+    struct Jwk {
+        kid: String,
+        kty: String,
+        alg: Option<String>,
+        #[serde(rename = "use")]
+        use_: Option<String>,
+        n: String,
+        e: String,
+    }
+    let set: Set = serde_json::from_slice(body)
+        .map_err(|_| ClerkApiError::Unavailable("key set body is not a JWKS".into()))?;
+    let keys: Vec<RsaKey> = set
+        .keys
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<Jwk>(v).ok())
+        .filter(|k| {
+            k.kty == "RSA"
+                && k.alg.as_deref().is_none_or(|a| a == "RS256")
+                && k.use_.as_deref().is_none_or(|u| u == "sig")
+        })
+        .filter_map(|k| RsaKey::from_components(&k.n, &k.e, Some(k.kid)).ok())
+        .collect();
+    if keys.is_empty() {
+        return Err(ClerkApiError::NoUsableKey);
+    }
+    Ok(keys)
+}
+
+#[async_trait]
+impl KeyFetcher for ClerkBackend {
+    async fn fetch_keys(&self, secret: &SecretKey) -> Result<Vec<RsaKey>, ClerkApiError> {
+        let body = self.get("/v1/jwks", secret).await?;
+        parse_jwks(&body)
+    }
+}
+
+#[async_trait]
+impl UserDirectory for ClerkBackend {
+    async fn get_user(&self, secret: &SecretKey, user_id: &str) -> Result<UserProfile, ClerkApiError> {
+        if !is_valid_user_id(user_id) {
+            return Err(ClerkApiError::NotFound);
+        }
+        let body = self.get(&format!("/v1/users/{user_id}"), secret).await?;
+        let user: ClerkUser = serde_json::from_slice(&body)
+            .map_err(|_| ClerkApiError::Unavailable("user body is not a Clerk User".into()))?;
+        if user.id != user_id {
+            return Err(ClerkApiError::Unavailable("Clerk returned another user".into()));
+        }
+        Ok(user.into())
+    }
+}

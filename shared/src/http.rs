@@ -1,0 +1,246 @@
+//! HTTP glue for lambda_http: the bearer token of a request, and the one mapping from every
+//! failure to its HTTP answer (contract section 5).
+
+use std::time::Duration;
+
+use lambda_http::http::header::{self, HeaderMap, HeaderValue};
+use lambda_http::http::{Response, StatusCode};
+use lambda_http::{Body, Request};
+use serde::Serialize;
+
+use crate::auth::Authenticator;
+use crate::error::{AuthError, Reason};
+use crate::session::Session;
+
+/// The bearer token of `headers`: scheme case-insensitive, white space trimmed. No header, an
+/// empty token or another scheme is `session-token-missing`; several `Authorization` values are
+/// ambiguous and refused as `token-invalid` (ours).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(AuthError::unauthorized(Reason::SessionTokenMissing));
+    };
+    if values.next().is_some() {
+        return Err(AuthError::unauthorized(Reason::TokenInvalid));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::unauthorized(Reason::TokenInvalid))?
+        .trim();
+    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::unauthorized(Reason::SessionTokenMissing));
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(AuthError::unauthorized(Reason::SessionTokenMissing));
+    }
+    Ok(token)
+}
+
+/// Authenticates a request: its bearer token, verified.
+pub async fn authenticate(auth: &Authenticator, req: &Request) -> Result<Session, AuthError> {
+    let token = bearer_token(req.headers())?;
+    auth.authenticate(token).await
+}
+
+/// Every failure a handler can answer with. [`ApiError::into_response`] is the one place where
+/// errors become HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    /// The signed-in user no longer exists at Clerk.
+    #[error("user not found")]
+    UserNotFound,
+    /// A dependency (Clerk, Secrets Manager) cannot answer now.
+    #[error("unavailable: {reason}: {detail}")]
+    Unavailable {
+        reason: &'static str,
+        retry_after: Duration,
+        detail: String,
+    },
+    /// Anything else: generic body, detail to the log only.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    reason: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Auth(AuthError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(AuthError::Unavailable { .. }) | ApiError::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Auth(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RouteNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The reason code sent to the client and written to the log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::Auth(e) => e.reason().map_or("internal", Reason::as_str),
+            ApiError::RouteNotFound => "route-not-found",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::UserNotFound => "user-not-found",
+            ApiError::Unavailable { reason, .. } => reason,
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            ApiError::Auth(AuthError::Unauthorized { reason, .. }) => reason.message(),
+            ApiError::Auth(AuthError::Unavailable { reason, .. }) => reason.message(),
+            ApiError::RouteNotFound => "No such route.",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed on this route.",
+            ApiError::UserNotFound => "The signed-in user no longer exists.",
+            ApiError::Unavailable { .. } => "The service is briefly unavailable; try again shortly.",
+            ApiError::Auth(_) | ApiError::Internal(_) => "Internal server error.",
+        }
+    }
+
+    /// The detail for the log (never sent to the client; never contains secrets or tokens).
+    pub fn log_detail(&self) -> Option<&str> {
+        match self {
+            ApiError::Auth(AuthError::Unavailable { detail, .. })
+            | ApiError::Unavailable { detail, .. }
+            | ApiError::Auth(AuthError::Misconfigured(detail))
+            | ApiError::Internal(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let error = match status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            _ => "internal_error",
+        };
+        let mut resp = json(
+            status,
+            &ErrorBody {
+                error,
+                reason: self.reason(),
+                message: self.message(),
+            },
+        );
+        let headers = resp.headers_mut();
+        match &self {
+            ApiError::Auth(AuthError::Unauthorized { token_sent, .. }) => {
+                let value = if *token_sent {
+                    "Bearer error=\"invalid_token\""
+                } else {
+                    "Bearer"
+                };
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            }
+            ApiError::Auth(AuthError::Unavailable { retry_after, .. })
+            | ApiError::Unavailable { retry_after, .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// A JSON response, never cached by a shared cache.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
+    let (status, bytes) = match serde_json::to_vec(body) {
+        Ok(b) => (status, b),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"error":"internal_error","reason":"internal","message":"Internal server error."}"#.to_vec(),
+        ),
+    };
+    let mut resp = Response::new(Body::Binary(bytes));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn reason(r: Result<&str, AuthError>) -> Reason {
+        r.unwrap_err().reason().unwrap()
+    }
+
+    #[test]
+    fn bearer_scheme_variants() {
+        assert_eq!(bearer_token(&headers(&["Bearer abc"])).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(&["bearer abc"])).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(&["BEARER   abc  "])).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(&["Bearer\tabc"])).unwrap(), "abc");
+        assert_eq!(reason(bearer_token(&headers(&[]))), Reason::SessionTokenMissing);
+        assert_eq!(reason(bearer_token(&headers(&["Basic abc"]))), Reason::SessionTokenMissing);
+        assert_eq!(reason(bearer_token(&headers(&["Bearer"]))), Reason::SessionTokenMissing);
+        assert_eq!(reason(bearer_token(&headers(&["Bearer   "]))), Reason::SessionTokenMissing);
+        assert_eq!(reason(bearer_token(&headers(&["Bearerabc"]))), Reason::SessionTokenMissing);
+        assert_eq!(
+            reason(bearer_token(&headers(&["Bearer a", "Bearer b"]))),
+            Reason::TokenInvalid
+        );
+    }
+
+    #[test]
+    fn each_error_has_its_status_and_headers() {
+        let r = ApiError::from(AuthError::unauthorized(Reason::SessionTokenMissing)).into_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let r = ApiError::from(AuthError::unauthorized(Reason::TokenExpired)).into_response();
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+        let body: serde_json::Value = match r.body() {
+            Body::Binary(b) => serde_json::from_slice(b).unwrap(),
+            _ => panic!("binary body expected"),
+        };
+        assert_eq!(body["reason"], "token-expired");
+        assert_eq!(body["error"], "unauthorized");
+        let r = ApiError::from(AuthError::unavailable(Reason::JwkRemoteFailedToLoad, "x")).into_response();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        let r = ApiError::from(AuthError::Misconfigured("secret sk_test_x".into())).into_response();
+        assert_eq!(r.status(), 500);
+        let Body::Binary(b) = r.body() else { panic!() };
+        assert!(!String::from_utf8_lossy(b).contains("sk_test_x"));
+        let r = ApiError::MethodNotAllowed { allow: "GET" }.into_response();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[header::ALLOW], "GET");
+    }
+}

@@ -1,0 +1,29 @@
+//! Clerk session-token verification for Rust on AWS Lambda.
+//!
+//! Data flows one way: request -> [`http::bearer_token`] -> [`auth::Authenticator`] (keys from
+//! [`jwks::KeyCache`], filled from Clerk through [`clerk_api::ClerkBackend`] with the secret from
+//! [`secret::SecretCache`]) -> [`verify::Verifier`] -> [`session::Session`] -> handler. Failures
+//! become HTTP in one place: [`http::ApiError::into_response`].
+//!
+//! The contract this implements is `clerk-session-tokens.md`; see the README.
+
+pub mod auth;
+pub mod clerk_api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod jwks;
+pub mod keys;
+pub mod logging;
+pub mod rsa_key;
+pub mod secret;
+pub mod session;
+mod ttl_cell;
+pub mod verify;
+
+pub use auth::Authenticator;
+pub use config::{Config, ConfigError};
+pub use error::{AuthError, Reason};
+pub use session::Session;
+pub use verify::Verifier;

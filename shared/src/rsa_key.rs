@@ -1,0 +1,112 @@
+//! RSA public keys, parsed once (PEM or JWK) and kept parsed: the hot path never re-derives a key.
+
+use std::fmt;
+
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{PublicKeyComponents, RsaParameters};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Smallest modulus accepted, in bits.
+pub const MIN_RSA_BITS: u32 = 2048;
+/// Largest modulus accepted, in bits (aws-lc's own limit for RS256 verification).
+pub const MAX_RSA_BITS: u32 = 8192;
+
+/// Why a key could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RsaKeyError {
+    #[error("not a PEM-encoded RSA public key (expected -----BEGIN PUBLIC KEY-----)")]
+    Pem,
+    #[error("RSA modulus of {0} bits is outside {MIN_RSA_BITS}..={MAX_RSA_BITS}")]
+    Size(u32),
+    #[error("`n` or `e` is not base64url")]
+    Components,
+    #[error("the RSA key was rejected")]
+    Rejected,
+}
+
+/// An RS256 verification key with its `kid`.
+#[derive(Clone)]
+pub struct RsaKey {
+    kid: Option<String>,
+    bits: u32,
+    parsed: ParsedPublicKey,
+}
+
+impl RsaKey {
+    /// From a PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1), as Clerk's dashboard shows it.
+    /// Literal `\n` sequences (a PEM pasted into one environment variable) are accepted.
+    pub fn from_pem(pem: &str, kid: Option<String>) -> Result<Self, RsaKeyError> {
+        let pem = pem.trim().replace("\\n", "\n");
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|_| RsaKeyError::Pem)?;
+        let pkcs1 = decoding.try_get_as_bytes().map_err(|_| RsaKeyError::Pem)?;
+        let bits = RsaParameters::public_modulus_len(pkcs1).map_err(|_| RsaKeyError::Pem)?;
+        Self::from_der(pkcs1, bits, kid)
+    }
+
+    /// From a JWK's base64url `n` and `e`.
+    pub fn from_components(n: &str, e: &str, kid: Option<String>) -> Result<Self, RsaKeyError> {
+        let n = URL_SAFE_NO_PAD
+            .decode(n.trim_end_matches('='))
+            .map_err(|_| RsaKeyError::Components)?;
+        let e = URL_SAFE_NO_PAD
+            .decode(e.trim_end_matches('='))
+            .map_err(|_| RsaKeyError::Components)?;
+        let bits = bit_length(&n);
+        let der = PublicKeyComponents { n: &n[..], e: &e[..] }
+            .as_der()
+            .map_err(|_| RsaKeyError::Rejected)?;
+        Self::from_der(der.as_ref(), bits, kid)
+    }
+
+    fn from_der(der: &[u8], bits: u32, kid: Option<String>) -> Result<Self, RsaKeyError> {
+        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+            return Err(RsaKeyError::Size(bits));
+        }
+        let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der)
+            .map_err(|_| RsaKeyError::Rejected)?;
+        Ok(Self { kid, bits, parsed })
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `message`.
+    #[inline]
+    pub fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed.verify_sig(message, signature).is_ok()
+    }
+
+    /// Same key material (a rotated key may keep its `kid`).
+    pub fn same_key(&self, other: &RsaKey) -> bool {
+        self.parsed.as_ref() == other.parsed.as_ref()
+    }
+}
+
+impl fmt::Debug for RsaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RsaKey")
+            .field("kid", &self.kid)
+            .field("bits", &self.bits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bit_length(be: &[u8]) -> u32 {
+    let mut bytes = be.iter().skip_while(|b| **b == 0);
+    match bytes.next() {
+        None => 0,
+        Some(first) => {
+            let rest = u32::try_from(bytes.count()).unwrap_or(u32::MAX / 16);
+            rest * 8 + (8 - first.leading_zeros())
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The verifier: the contract's checks (section 3) in its order, with its reason codes.
+//!
+//! Pure and synchronous: keys come in from the caller (see [`crate::auth`]), time from the
+//! injected [`Clock`]. The token is decoded once; the signature is checked before any claim is
+//! trusted.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::clock::{self, Clock};
+use crate::config::{Config, ConfigError};
+use crate::error::Reason;
+use crate::rsa_key::RsaKey;
+use crate::session::Session;
+
+/// Longest token accepted (ours): Clerk's session tokens are well under 2 KiB.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// `cat` of a session token.
+pub const CAT_SESSION: &str = "cl_B7d4PD111AAA";
+/// `cat` Clerk marks as "ignore" (accepted like an absent `cat`).
+pub const CAT_IGNORE: &str = "cl_I7d4PD111III";
+/// JavaScript's `Date` range in ms: beyond it Clerk's checks see `NaN`; ours refuse (stricter).
+const JS_DATE_MAX_MS: f64 = 8.64e15;
+
+/// A token that passed checks 0 to 4: well-formed, RS256, not yet trusted.
+#[derive(Debug)]
+pub struct DecodedToken<'t> {
+    kid: Option<String>,
+    signing_input: &'t str,
+    signature: Vec<u8>,
+    claims: RawClaims,
+    payload: Vec<u8>,
+}
+
+impl DecodedToken<'_> {
+    /// The header's `kid`, when present (Clerk's is the instance's key id).
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    #[serde(default, deserialize_with = "present")]
+    alg: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    kid: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    typ: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    cat: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<Value>,
+}
+
+/// The claims the checks and the session read. Each is kept as raw JSON until the signature is
+/// verified; a duplicated claim name makes the payload invalid.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawClaims {
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) sub: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) iss: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) azp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) aud: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) exp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) nbf: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) iat: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) sid: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) sts: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) v: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) act: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) fva: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) pla: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) fea: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) org_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) org_slug: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) org_role: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) org_permissions: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) o: Option<Value>,
+}
+
+/// `null` is a present value (JavaScript's `typeof null` is "object", not "undefined").
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The verifier's settings. Built only with an issuer and at least one authorized party: the
+/// secure path is the only one.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    issuer: String,
+    authorized_parties: Arc<[String]>,
+    audience: Option<String>,
+    skew_ms: i64,
+    accept_pending: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// `issuer`: exact `iss` (`https://<frontend api>`); `authorized_parties`: accepted `azp`
+    /// origins, never empty. Defaults: skew 5000 ms, pending sessions refused, system clock.
+    pub fn new(
+        issuer: impl Into<String>,
+        authorized_parties: Vec<String>,
+    ) -> Result<Self, ConfigError> {
+        if authorized_parties.is_empty() {
+            return Err(ConfigError::new(
+                "CLERK_AUTHORIZED_PARTIES",
+                "at least one authorized party is required",
+            ));
+        }
+        let issuer = issuer.into();
+        if issuer.is_empty() {
+            return Err(ConfigError::new("CLERK_ISSUER", "an issuer is required"));
+        }
+        Ok(Self {
+            issuer,
+            authorized_parties: authorized_parties.into(),
+            audience: None,
+            skew_ms: crate::config::DEFAULT_CLOCK_SKEW_MS as i64,
+            accept_pending: false,
+            clock: clock::system(),
+        })
+    }
+
+    /// The verifier a [`Config`] describes.
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self::new(config.issuer.clone(), config.authorized_parties.clone())?
+            .with_skew_ms(config.clock_skew_ms)
+            .with_accept_pending(config.accept_pending))
+    }
+
+    pub fn with_skew_ms(mut self, skew_ms: u64) -> Self {
+        self.skew_ms = i64::try_from(skew_ms).unwrap_or(i64::MAX);
+        self
+    }
+    pub fn with_accept_pending(mut self, accept: bool) -> Self {
+        self.accept_pending = accept;
+        self
+    }
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Checks `aud` (Clerk session tokens carry none; only set this for tokens that do).
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Checks 0 to 4: size, structure, `cat`, `typ`/`crit`, `alg`.
+    pub fn decode<'t>(&self, token: &'t str) -> Result<DecodedToken<'t>, Reason> {
+        decode(token)
+    }
+
+    /// Check 6 (signature), then 7 to 14 (claims).
+    pub fn verify_decoded(&self, token: &DecodedToken<'_>, key: &RsaKey) -> Result<Session, Reason> {
+        if !signature_valid(token, key) {
+            return Err(Reason::TokenInvalidSignature);
+        }
+        self.check_claims(token)
+    }
+
+    /// Checks 0 to 14 with one key (networkless verification).
+    pub fn verify(&self, token: &str, key: &RsaKey) -> Result<Session, Reason> {
+        let decoded = self.decode(token)?;
+        self.verify_decoded(&decoded, key)
+    }
+
+    /// Checks 7 to 14. Only call with a token whose signature was verified.
+    pub(crate) fn check_claims(&self, token: &DecodedToken<'_>) -> Result<Session, Reason> {
+        let c = &token.claims;
+        // 7. sub
+        let sub = match &c.sub {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        // 8. iss (ours: pinned)
+        match &c.iss {
+            Some(Value::String(iss)) if *iss == self.issuer => {}
+            _ => return Err(Reason::TokenInvalidIssuer),
+        }
+        // aud, only when configured
+        if let Some(expected) = &self.audience {
+            let ok = match &c.aud {
+                Some(Value::String(a)) => a == expected,
+                Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expected)),
+                _ => false,
+            };
+            if !ok {
+                return Err(Reason::TokenVerificationFailed);
+            }
+        }
+        // 9. azp (ours: required)
+        let azp = match &c.azp {
+            Some(Value::String(azp)) if self.authorized_parties.iter().any(|p| p == azp) => azp,
+            _ => return Err(Reason::TokenInvalidAuthorizedParties),
+        };
+        let now = i128::from(self.clock.now_ms());
+        let skew = i128::from(self.skew_ms);
+        // 10. exp
+        let exp = match c.exp.as_ref().map(time_ms) {
+            Some(Some(ms)) => ms,
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        if exp <= now - skew {
+            return Err(Reason::TokenExpired);
+        }
+        // 11. nbf
+        let nbf = match c.nbf.as_ref().map(time_ms) {
+            None => None,
+            Some(None) => return Err(Reason::TokenVerificationFailed),
+            Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenNotActiveYet),
+            Some(Some(ms)) => Some(ms),
+        };
+        // 12. iat
+        let iat = match c.iat.as_ref().map(time_ms) {
+            None => None,
+            Some(None) => return Err(Reason::TokenVerificationFailed),
+            Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenIatInTheFuture),
+            Some(Some(ms)) => Some(ms),
+        };
+        // 13. sid (ours: required)
+        let sid = match &c.sid {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        // 14. sts
+        let sts = match &c.sts {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(Reason::TokenVerificationFailed),
+        };
+        if sts == Some("pending") && !self.accept_pending {
+            return Err(Reason::SessionPending);
+        }
+        Ok(Session::from_claims(
+            c,
+            sub,
+            sid,
+            azp,
+            sts,
+            secs(exp),
+            iat.map(secs),
+            nbf.map(secs),
+            &token.payload,
+        ))
+    }
+}
+
+fn secs(ms: i128) -> i64 {
+    i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+}
+
+/// A NumericDate in ms, as Clerk computes it (`Date.setUTCSeconds` truncates fractions).
+/// `None` for a non-number, and (ours) for times JavaScript's `Date` cannot hold.
+fn time_ms(v: &Value) -> Option<i128> {
+    let secs = match v {
+        Value::Number(n) => n.as_f64()?,
+        _ => return None,
+    };
+    let ms = secs.trunc() * 1000.0;
+    if !ms.is_finite() || ms.abs() > JS_DATE_MAX_MS {
+        return None;
+    }
+    // In range: exact as an integer.
+    #[allow(clippy::cast_possible_truncation)]
+    Some(ms as i128)
+}
+
+/// Check 6: RS256 over `header.payload` with `key`.
+pub fn signature_valid(token: &DecodedToken<'_>, key: &RsaKey) -> bool {
+    key.verify_rs256(token.signing_input.as_bytes(), &token.signature)
+}
+
+/// Checks 0 to 4 of the contract.
+pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
+    // 0. size
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Reason::TokenInvalid);
+    }
+    // 1. three base64url parts, header and payload JSON objects
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Reason::TokenInvalid);
+    };
+    if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+        return Err(Reason::TokenInvalid);
+    }
+    let header_json = URL_SAFE_NO_PAD.decode(h64).map_err(|_| Reason::TokenInvalid)?;
+    let payload = URL_SAFE_NO_PAD.decode(p64).map_err(|_| Reason::TokenInvalid)?;
+    let signature = URL_SAFE_NO_PAD.decode(s64).map_err(|_| Reason::TokenInvalid)?;
+    // A derived struct would also accept a JSON array: insist on an object.
+    if !is_json_object(&header_json) || !is_json_object(&payload) {
+        return Err(Reason::TokenInvalid);
+    }
+    let header: RawHeader =
+        serde_json::from_slice(&header_json).map_err(|_| Reason::TokenInvalid)?;
+    let claims: RawClaims = serde_json::from_slice(&payload).map_err(|_| Reason::TokenInvalid)?;
+
+    // 2. cat
+    match &header.cat {
+        None => {}
+        Some(Value::String(cat)) if cat == CAT_SESSION || cat == CAT_IGNORE => {}
+        Some(_) => return Err(Reason::TokenInvalid),
+    }
+    // 3. typ, crit
+    match &header.typ {
+        None => {}
+        Some(Value::String(typ)) if typ == "JWT" => {}
+        Some(_) => return Err(Reason::TokenInvalid),
+    }
+    if header.crit.is_some() {
+        return Err(Reason::TokenInvalid);
+    }
+    // 4. alg
+    match &header.alg {
+        Some(Value::String(alg)) if alg == "RS256" => {}
+        _ => return Err(Reason::TokenInvalidAlgorithm),
+    }
+    let kid = match header.kid {
+        None => None,
+        Some(Value::String(kid)) => Some(kid),
+        Some(_) => return Err(Reason::TokenInvalid),
+    };
+    let signing_input = &token[..h64.len() + 1 + p64.len()];
+    Ok(DecodedToken {
+        kid,
+        signing_input,
+        signature,
+        claims,
+        payload,
+    })
+}
+
+fn is_json_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// What `clerk-token decode` prints: header and payload, unverified.
+#[derive(Debug, Serialize)]
+pub struct Unverified {
+    pub verified: bool,
+    pub header: Value,
+    pub payload: Value,
+}
+
+/// Decodes header and payload without any check (for debugging; never for authorization).
+pub fn decode_unverified(token: &str) -> Result<Unverified, Reason> {
+    let mut parts = token.trim().split('.');
+    let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
+        return Err(Reason::TokenInvalid);
+    };
+    let part = |s: &str| -> Result<Value, Reason> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s.trim_end_matches('='))
+            .map_err(|_| Reason::TokenInvalid)?;
+        serde_json::from_slice(&bytes).map_err(|_| Reason::TokenInvalid)
+    };
+    Ok(Unverified {
+        verified: false,
+        header: part(h)?,
+        payload: part(p)?,
+    })
+}
