@@ -19,6 +19,8 @@ pub mod logging;
 pub mod rsa_key;
 pub mod secret;
 pub mod session;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod ttl_cell;
 pub mod verify;
 

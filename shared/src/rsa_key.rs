@@ -3,7 +3,7 @@
 use std::fmt;
 
 use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rsa::{PublicKeyComponents, RsaParameters};
+use aws_lc_rs::rsa::PublicKeyComponents;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,9 +42,10 @@ impl RsaKey {
         let pem = pem.trim().replace("\\n", "\n");
         let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes())
             .map_err(|_| RsaKeyError::Pem)?;
-        let pkcs1 = decoding.try_get_as_bytes().map_err(|_| RsaKeyError::Pem)?;
-        let bits = RsaParameters::public_modulus_len(pkcs1).map_err(|_| RsaKeyError::Pem)?;
-        Self::from_der(pkcs1, bits, kid)
+        let der = decoding.try_get_as_bytes().map_err(|_| RsaKeyError::Pem)?;
+        let public = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| RsaKeyError::Pem)?;
+        let c = PublicKeyComponents::<Vec<u8>>::from(&public);
+        Self::from_raw_components(&c.n, &c.e, kid)
     }
 
     /// From a JWK's base64url `n` and `e`.
@@ -55,18 +56,20 @@ impl RsaKey {
         let e = URL_SAFE_NO_PAD
             .decode(e.trim_end_matches('='))
             .map_err(|_| RsaKeyError::Components)?;
-        let bits = bit_length(&n);
-        let der = PublicKeyComponents { n: &n[..], e: &e[..] }
-            .as_der()
-            .map_err(|_| RsaKeyError::Rejected)?;
-        Self::from_der(der.as_ref(), bits, kid)
+        Self::from_raw_components(&n, &e, kid)
     }
 
-    fn from_der(der: &[u8], bits: u32, kid: Option<String>) -> Result<Self, RsaKeyError> {
+    /// From big-endian `n` and `e`. Every key goes through here, so that equal keys have equal
+    /// canonical (SPKI) encodings whatever form they came in.
+    fn from_raw_components(n: &[u8], e: &[u8], kid: Option<String>) -> Result<Self, RsaKeyError> {
+        let bits = bit_length(n);
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(RsaKeyError::Size(bits));
         }
-        let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der)
+        let spki = PublicKeyComponents { n, e }
+            .as_der()
+            .map_err(|_| RsaKeyError::Rejected)?;
+        let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref())
             .map_err(|_| RsaKeyError::Rejected)?;
         Ok(Self { kid, bits, parsed })
     }

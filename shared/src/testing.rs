@@ -1,0 +1,115 @@
+//! Test support (feature `testing`, never in a Lambda binary): RSA keys that sign session tokens,
+//! for the unit tests, the Clerk stand-in and the benchmarks.
+
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::rsa_key::RsaKey;
+
+/// An RSA-2048 signing key with its `kid`.
+#[derive(Debug)]
+pub struct TestKey {
+    pair: KeyPair,
+    kid: String,
+}
+
+impl TestKey {
+    /// # Panics
+    /// If key generation fails (test support only).
+    #[allow(clippy::expect_used)]
+    pub fn generate(kid: impl Into<String>) -> Self {
+        Self {
+            pair: KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
+            kid: kid.into(),
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a PEM `PUBLIC KEY` (SPKI), as Clerk's dashboard shows it.
+    #[allow(clippy::expect_used)]
+    pub fn public_pem(&self) -> String {
+        let der = self.pair.public_key().as_der().expect("SPKI encoding");
+        let b64 = STANDARD.encode(der.as_ref());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+
+    /// The public key as Clerk's JWKS lists it.
+    pub fn jwk(&self) -> Value {
+        let c = PublicKeyComponents::<Vec<u8>>::from(self.pair.public_key());
+        json!({
+            "use": "sig",
+            "kty": "RSA",
+            "kid": self.kid,
+            "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(&c.n),
+            "e": URL_SAFE_NO_PAD.encode(&c.e),
+        })
+    }
+
+    /// The verification key.
+    #[allow(clippy::expect_used)]
+    pub fn rsa_key(&self) -> RsaKey {
+        RsaKey::from_pem(&self.public_pem(), Some(self.kid.clone())).expect("own key parses")
+    }
+
+    /// RS256 signature of `signing_input`, base64url.
+    #[allow(clippy::expect_used)]
+    pub fn sign_input(&self, signing_input: &str) -> String {
+        let mut sig = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut sig)
+            .expect("RSA signing");
+        URL_SAFE_NO_PAD.encode(sig)
+    }
+
+    /// A token with exactly this header and payload, signed (whatever `alg` says).
+    pub fn sign_json(&self, header: &Value, payload: &Value) -> String {
+        let input = format!("{}.{}", b64_json(header), b64_json(payload));
+        let sig = self.sign_input(&input);
+        format!("{input}.{sig}")
+    }
+
+    /// A standard RS256 header for this key, and `payload`.
+    pub fn sign(&self, payload: &Value) -> String {
+        self.sign_json(&self.header(), payload)
+    }
+
+    pub fn header(&self) -> Value {
+        json!({"alg": "RS256", "kid": self.kid, "typ": "JWT", "cat": "cl_B7d4PD111AAA"})
+    }
+}
+
+/// base64url (no padding) of a JSON value.
+pub fn b64_json(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// The claims of a valid v2 session token issued at `now_secs` (60 s lifetime, `nbf` 10 s back).
+pub fn session_claims(issuer: &str, azp: &str, now_secs: i64) -> Value {
+    json!({
+        "azp": azp,
+        "exp": now_secs + 60,
+        "fva": [0, -1],
+        "iat": now_secs,
+        "iss": issuer,
+        "nbf": now_secs - 10,
+        "sid": "sess_2testSession",
+        "sts": "active",
+        "sub": "user_2testUser",
+        "v": 2,
+    })
+}

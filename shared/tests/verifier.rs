@@ -1,0 +1,531 @@
+//! Every check of the contract, both sides of every boundary, every reason code.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use shared::clock::ManualClock;
+use shared::error::Reason;
+use shared::rsa_key::RsaKey;
+use shared::testing::{TestKey, b64_json, session_claims};
+use shared::verify::{MAX_TOKEN_BYTES, Verifier};
+
+const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
+const AZP: &str = "https://app.example.com";
+const NOW: i64 = 1_800_000_000;
+
+struct Fixture {
+    key: TestKey,
+    rsa: RsaKey,
+    clock: Arc<ManualClock>,
+    verifier: Verifier,
+}
+
+fn fixture() -> Fixture {
+    let key = TestKey::generate("ins_test");
+    let clock = ManualClock::new((NOW * 1000) as u64);
+    let verifier = Verifier::new(ISS, vec![AZP.to_owned(), "http://localhost:5173".to_owned()])
+        .unwrap()
+        .with_clock(clock.clone());
+    let rsa = key.rsa_key();
+    Fixture {
+        key,
+        rsa,
+        clock,
+        verifier,
+    }
+}
+
+impl Fixture {
+    fn claims(&self) -> Value {
+        session_claims(ISS, AZP, NOW)
+    }
+    fn with(&self, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+        let mut c = self.claims();
+        edit(c.as_object_mut().unwrap());
+        self.key.sign(&c)
+    }
+    fn check(&self, token: &str) -> Result<shared::Session, Reason> {
+        self.verifier.verify(token, &self.rsa)
+    }
+    fn reason(&self, token: &str) -> Reason {
+        self.check(token).expect_err("token accepted")
+    }
+}
+
+#[test]
+fn a_valid_v2_token_gives_its_session() {
+    let f = fixture();
+    let s = f.check(&f.key.sign(&f.claims())).unwrap();
+    assert_eq!(s.user_id, "user_2testUser");
+    assert_eq!(s.session_id, "sess_2testSession");
+    assert_eq!(s.session_status.as_deref(), Some("active"));
+    assert_eq!(s.expires_at, NOW + 60);
+    assert_eq!(s.issued_at, Some(NOW));
+    assert_eq!(s.not_before, Some(NOW - 10));
+    assert_eq!(s.authorized_party, AZP);
+    assert_eq!(s.factor_verification_age, Some([0, -1]));
+    assert_eq!(s.version, 2);
+    assert_eq!(s.org_id, None);
+    let json = serde_json::to_value(&s).unwrap();
+    let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "actor", "authorizedParty", "expiresAt", "factorVerificationAge", "issuedAt",
+            "orgId", "orgPermissions", "orgRole", "orgSlug", "sessionId", "sessionStatus", "userId"
+        ]
+    );
+    assert_eq!(json["orgId"], Value::Null);
+}
+
+#[test]
+fn v2_organization_claims_decode_permissions() {
+    let f = fixture();
+    let t = f.with(|c| {
+        c.insert("fea".into(), json!("o:dashboard,o:teams,u:profile"));
+        c.insert("pla".into(), json!("u:free,o:pro"));
+        c.insert(
+            "o".into(),
+            json!({"id": "org_1", "slg": "acme", "rol": "admin", "per": "manage,read", "fpm": "3,2"}),
+        );
+        c.insert("act".into(), json!({"sub": "user_admin"}));
+        c.insert("custom".into(), json!({"tier": 3}));
+    });
+    let s = f.check(&t).unwrap();
+    assert_eq!(s.org_id.as_deref(), Some("org_1"));
+    assert_eq!(s.org_slug.as_deref(), Some("acme"));
+    assert_eq!(s.org_role.as_deref(), Some("org:admin"));
+    assert_eq!(
+        s.org_permissions.as_deref().unwrap(),
+        ["org:dashboard:manage", "org:dashboard:read", "org:teams:read"]
+    );
+    assert!(s.has_org_permission("org:teams:read"));
+    assert!(!s.has_org_permission("org:teams:manage"));
+    assert_eq!(s.plans, ["u:free", "o:pro"]);
+    assert_eq!(s.features, ["o:dashboard", "o:teams", "u:profile"]);
+    assert_eq!(s.actor, Some(json!({"sub": "user_admin"})));
+    assert_eq!(s.claims()["custom"]["tier"], 3);
+}
+
+#[test]
+fn v1_organization_claims() {
+    let f = fixture();
+    let t = f.with(|c| {
+        c.remove("v");
+        c.insert("org_id".into(), json!("org_9"));
+        c.insert("org_slug".into(), json!("nine"));
+        c.insert("org_role".into(), json!("org:member"));
+        c.insert("org_permissions".into(), json!(["org:sys_profile:read"]));
+    });
+    let s = f.check(&t).unwrap();
+    assert_eq!(s.version, 1);
+    assert_eq!(s.org_id.as_deref(), Some("org_9"));
+    assert_eq!(s.org_role.as_deref(), Some("org:member"));
+    assert_eq!(s.org_permissions.as_deref().unwrap(), ["org:sys_profile:read"]);
+}
+
+fn token_of_len(f: &Fixture, target: usize) -> Option<String> {
+    let base = f.key.sign(&f.claims()).len();
+    let start = (target.saturating_sub(base) * 3 / 4).saturating_sub(16);
+    for pad in start..start + 64 {
+        for hpad in 0..4 {
+            let mut h = f.key.header();
+            h["x"] = json!("h".repeat(hpad));
+            let mut c = f.claims();
+            c["pad"] = json!("p".repeat(pad));
+            let t = f.key.sign_json(&h, &c);
+            if t.len() == target {
+                return Some(t);
+            }
+            if t.len() > target + 8 {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn check_0_size_limit_is_8_kib() {
+    let f = fixture();
+    let at = token_of_len(&f, MAX_TOKEN_BYTES).expect("a token of exactly 8 KiB");
+    assert!(f.check(&at).is_ok());
+    let over = token_of_len(&f, MAX_TOKEN_BYTES + 1).expect("a token of 8 KiB + 1");
+    assert_eq!(f.reason(&over), Reason::TokenInvalid);
+    assert_eq!(f.reason(&"a".repeat(100_000)), Reason::TokenInvalid);
+}
+
+#[test]
+fn check_1_structure() {
+    let f = fixture();
+    let good = f.key.sign(&f.claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    let (h, p, s) = (parts[0], parts[1], parts[2]);
+    let sig_std = s.replace('-', "+").replace('_', "/");
+    let cases = [
+        String::new(),
+        "abc".into(),
+        format!("{h}.{p}"),
+        format!("{h}.{p}.{s}.{s}"),
+        format!("{h}..{s}"),
+        format!(".{p}.{s}"),
+        format!("{h}.{p}."),
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}.{s}=="),
+        format!("{h}.{p}.{sig_std}x"),
+        format!("{}.{p}.{s}", b64_json(&json!(["alg", "RS256"]))),
+        format!("{h}.{}.{s}", b64_json(&json!("a string"))),
+        format!("{h}.{}.{s}", base64_raw(b"\xff\xfe not utf8")),
+        format!("{h}.{}.{s}", base64_raw(b"{\"sub\":\"a\",\"sub\":\"b\"}")),
+        format!("{h}.{}.{s}", base64_raw(format!("{}{}", "[".repeat(200), "]".repeat(200)).as_bytes())),
+        format!("{h}.{}.{s}", base64_raw(b"{\"a\":1} trailing")),
+        format!(" {good}"),
+    ];
+    for t in &cases {
+        assert_eq!(f.reason(t), Reason::TokenInvalid, "{t:.60}");
+    }
+    if s.contains(['-', '_']) {
+        assert_eq!(f.reason(&format!("{h}.{p}.{sig_std}")), Reason::TokenInvalid);
+    }
+}
+
+fn base64_raw(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn with_header(f: &Fixture, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut h = f.key.header();
+    edit(h.as_object_mut().unwrap());
+    f.key.sign_json(&h, &f.claims())
+}
+
+#[test]
+fn check_2_cat() {
+    let f = fixture();
+    for (cat, ok) in [
+        (json!("cl_B7d4PD111AAA"), true),
+        (json!("cl_I7d4PD111III"), true),
+        (json!("cl_B7d4PD333AAA"), false),
+        (json!("cl_B7d4PD222AAA"), false),
+        (json!(7), false),
+        (Value::Null, false),
+    ] {
+        let t = with_header(&f, |h| {
+            h.insert("cat".into(), cat.clone());
+        });
+        assert_eq!(f.check(&t).is_ok(), ok, "cat {cat}");
+        if !ok {
+            assert_eq!(f.reason(&t), Reason::TokenInvalid);
+        }
+    }
+    let t = with_header(&f, |h| {
+        h.remove("cat");
+    });
+    assert!(f.check(&t).is_ok());
+}
+
+#[test]
+fn check_3_typ_and_crit() {
+    let f = fixture();
+    for typ in [json!("at+jwt"), json!("jwt"), json!("JWS"), json!(1)] {
+        let t = with_header(&f, |h| {
+            h.insert("typ".into(), typ.clone());
+        });
+        assert_eq!(f.reason(&t), Reason::TokenInvalid, "typ {typ}");
+    }
+    let t = with_header(&f, |h| {
+        h.remove("typ");
+    });
+    assert!(f.check(&t).is_ok());
+    let t = with_header(&f, |h| {
+        h.insert("crit".into(), json!(["exp"]));
+    });
+    assert_eq!(f.reason(&t), Reason::TokenInvalid);
+    // Unknown header parameters are ignored.
+    let t = with_header(&f, |h| {
+        h.insert("oiat".into(), json!(123));
+    });
+    assert!(f.check(&t).is_ok());
+}
+
+#[test]
+fn check_4_algorithm_is_pinned() {
+    let f = fixture();
+    for alg in [json!("HS256"), json!("none"), json!("RS384"), json!("rs256"), json!("PS256"), json!(null), json!(256)] {
+        let t = with_header(&f, |h| {
+            h.insert("alg".into(), alg.clone());
+        });
+        assert_eq!(f.reason(&t), Reason::TokenInvalidAlgorithm, "alg {alg}");
+    }
+    let t = with_header(&f, |h| {
+        h.remove("alg");
+    });
+    assert_eq!(f.reason(&t), Reason::TokenInvalidAlgorithm);
+}
+
+#[test]
+fn check_6_signature_before_claims() {
+    let f = fixture();
+    let good = f.key.sign(&f.claims());
+    let (input, sig) = good.rsplit_once('.').unwrap();
+    let (h, _) = input.split_once('.').unwrap();
+    let mut c = f.claims();
+    c["sub"] = json!("user_attacker");
+    let tampered = format!("{h}.{}.{sig}", b64_json(&c));
+    assert_eq!(f.reason(&tampered), Reason::TokenInvalidSignature);
+    // Another key's signature.
+    let other = TestKey::generate("ins_test");
+    assert_eq!(f.reason(&other.sign(&f.claims())), Reason::TokenInvalidSignature);
+    // An expired, wrong-azp token with a bad signature is refused for the signature.
+    let mut c = f.claims();
+    c["exp"] = json!(1);
+    c["azp"] = json!("https://evil.example.com");
+    assert_eq!(f.reason(&other.sign(&c)), Reason::TokenInvalidSignature);
+    // Empty or truncated signature.
+    assert_eq!(f.reason(&format!("{input}.AAAA")), Reason::TokenInvalidSignature);
+}
+
+#[test]
+fn check_7_sub() {
+    let f = fixture();
+    for sub in [None, Some(json!(42)), Some(json!("")), Some(Value::Null)] {
+        let t = f.with(|c| match &sub {
+            None => {
+                c.remove("sub");
+            }
+            Some(v) => {
+                c.insert("sub".into(), v.clone());
+            }
+        });
+        assert_eq!(f.reason(&t), Reason::TokenVerificationFailed, "sub {sub:?}");
+    }
+}
+
+#[test]
+fn check_8_issuer_is_pinned() {
+    let f = fixture();
+    for iss in [
+        Some(json!("https://other-instance.clerk.accounts.dev")),
+        Some(json!("https://foo-bar-13.clerk.accounts.dev/")),
+        Some(json!("http://foo-bar-13.clerk.accounts.dev")),
+        Some(json!(["https://foo-bar-13.clerk.accounts.dev"])),
+        None,
+    ] {
+        let t = f.with(|c| match &iss {
+            None => {
+                c.remove("iss");
+            }
+            Some(v) => {
+                c.insert("iss".into(), v.clone());
+            }
+        });
+        assert_eq!(f.reason(&t), Reason::TokenInvalidIssuer, "iss {iss:?}");
+    }
+}
+
+#[test]
+fn check_9_authorized_party_is_required() {
+    let f = fixture();
+    for azp in [
+        Some(json!("https://evil.example.com")),
+        Some(json!("https://app.example.com/")),
+        Some(json!("")),
+        Some(json!(["https://app.example.com"])),
+        None,
+    ] {
+        let t = f.with(|c| match &azp {
+            None => {
+                c.remove("azp");
+            }
+            Some(v) => {
+                c.insert("azp".into(), v.clone());
+            }
+        });
+        assert_eq!(f.reason(&t), Reason::TokenInvalidAuthorizedParties, "azp {azp:?}");
+    }
+    let t = f.with(|c| {
+        c.insert("azp".into(), json!("http://localhost:5173"));
+    });
+    assert!(f.check(&t).is_ok());
+    // Order: azp (9) is checked before exp (10).
+    let t = f.with(|c| {
+        c.insert("azp".into(), json!("https://evil.example.com"));
+        c.insert("exp".into(), json!(1));
+    });
+    assert_eq!(f.reason(&t), Reason::TokenInvalidAuthorizedParties);
+}
+
+const SKEW: i64 = 5_000;
+
+#[test]
+fn check_10_expiry_boundary_with_skew() {
+    let f = fixture();
+    let exp = NOW + 60;
+    let t = f.key.sign(&f.claims());
+    // Expired when exp*1000 <= now - skew.
+    f.clock.set((exp * 1000 + SKEW - 1) as u64);
+    assert!(f.check(&t).is_ok(), "skew - 1 ms");
+    f.clock.set((exp * 1000 + SKEW) as u64);
+    assert_eq!(f.reason(&t), Reason::TokenExpired, "exact");
+    f.clock.set((exp * 1000 + SKEW + 1) as u64);
+    assert_eq!(f.reason(&t), Reason::TokenExpired, "+1 ms");
+}
+
+#[test]
+fn check_11_not_before_boundary_with_skew() {
+    let f = fixture();
+    let nbf = NOW - 10;
+    let t = f.with(|c| {
+        c.remove("iat");
+    });
+    // Not active when nbf*1000 > now + skew.
+    f.clock.set((nbf * 1000 - SKEW + 1) as u64);
+    assert!(f.check(&t).is_ok());
+    f.clock.set((nbf * 1000 - SKEW) as u64);
+    assert!(f.check(&t).is_ok(), "exact");
+    f.clock.set((nbf * 1000 - SKEW - 1) as u64);
+    assert_eq!(f.reason(&t), Reason::TokenNotActiveYet);
+}
+
+#[test]
+fn check_12_issued_at_boundary_with_skew() {
+    let f = fixture();
+    let t = f.with(|c| {
+        c.remove("nbf");
+    });
+    f.clock.set((NOW * 1000 - SKEW) as u64);
+    assert!(f.check(&t).is_ok(), "exact");
+    f.clock.set((NOW * 1000 - SKEW - 1) as u64);
+    assert_eq!(f.reason(&t), Reason::TokenIatInTheFuture);
+}
+
+#[test]
+fn zero_skew_is_honoured() {
+    let f = fixture();
+    let v = f.verifier.clone().with_skew_ms(0);
+    let t = f.key.sign(&f.claims());
+    f.clock.set(((NOW + 60) * 1000 - 1) as u64);
+    assert!(v.verify(&t, &f.rsa).is_ok());
+    f.clock.set(((NOW + 60) * 1000) as u64);
+    assert_eq!(v.verify(&t, &f.rsa).unwrap_err(), Reason::TokenExpired);
+    let t = f.with(|c| {
+        c.remove("iat");
+    });
+    f.clock.set(((NOW - 10) * 1000 - 1) as u64);
+    assert_eq!(v.verify(&t, &f.rsa).unwrap_err(), Reason::TokenNotActiveYet);
+}
+
+#[test]
+fn time_claims_of_the_wrong_type() {
+    let f = fixture();
+    for (claim, value, reason) in [
+        ("exp", json!("1800000060"), Reason::TokenVerificationFailed),
+        ("exp", Value::Null, Reason::TokenVerificationFailed),
+        ("exp", json!(1e300), Reason::TokenVerificationFailed),
+        ("exp", json!([1]), Reason::TokenVerificationFailed),
+        ("nbf", json!("0"), Reason::TokenVerificationFailed),
+        ("nbf", Value::Null, Reason::TokenVerificationFailed),
+        ("iat", json!({}), Reason::TokenVerificationFailed),
+        ("exp", json!(NOW - 10), Reason::TokenExpired),
+    ] {
+        let t = f.with(|c| {
+            c.insert(claim.into(), value.clone());
+        });
+        assert_eq!(f.reason(&t), reason, "{claim}={value}");
+    }
+    let t = f.with(|c| {
+        c.remove("exp");
+    });
+    assert_eq!(f.reason(&t), Reason::TokenVerificationFailed);
+    // Fractions are truncated, as Clerk's Date arithmetic does.
+    let t = f.with(|c| {
+        c.insert("exp".into(), json!(NOW as f64 + 60.9));
+    });
+    f.clock.set(((NOW + 60) * 1000 + SKEW - 1) as u64);
+    assert!(f.check(&t).is_ok());
+    f.clock.set(((NOW + 60) * 1000 + SKEW) as u64);
+    assert_eq!(f.reason(&t), Reason::TokenExpired);
+}
+
+#[test]
+fn check_13_session_id_is_required() {
+    let f = fixture();
+    for sid in [None, Some(json!(1)), Some(json!(""))] {
+        let t = f.with(|c| match &sid {
+            None => {
+                c.remove("sid");
+            }
+            Some(v) => {
+                c.insert("sid".into(), v.clone());
+            }
+        });
+        assert_eq!(f.reason(&t), Reason::TokenVerificationFailed, "sid {sid:?}");
+    }
+}
+
+#[test]
+fn check_14_pending_sessions() {
+    let f = fixture();
+    let t = f.with(|c| {
+        c.insert("sts".into(), json!("pending"));
+    });
+    assert_eq!(f.reason(&t), Reason::SessionPending);
+    let v = f.verifier.clone().with_accept_pending(true);
+    assert_eq!(
+        v.verify(&t, &f.rsa).unwrap().session_status.as_deref(),
+        Some("pending")
+    );
+    let t = f.with(|c| {
+        c.remove("sts");
+    });
+    assert_eq!(f.check(&t).unwrap().session_status, None);
+}
+
+#[test]
+fn audience_only_when_configured() {
+    let f = fixture();
+    let t = f.key.sign(&f.claims());
+    let v = f.verifier.clone().with_audience("api://x");
+    assert_eq!(v.verify(&t, &f.rsa).unwrap_err(), Reason::TokenVerificationFailed);
+    let t = f.with(|c| {
+        c.insert("aud".into(), json!(["api://x", "y"]));
+    });
+    assert!(v.verify(&t, &f.rsa).is_ok());
+    assert!(f.check(&t).is_ok());
+}
+
+#[test]
+fn a_verifier_needs_authorized_parties() {
+    assert!(Verifier::new(ISS, vec![]).is_err());
+    assert!(Verifier::new("", vec![AZP.into()]).is_err());
+}
+
+#[test]
+fn every_reason_code_round_trips() {
+    for r in Reason::ALL {
+        assert_eq!(Reason::parse(r.as_str()), Some(r));
+        assert!(!r.message().is_empty());
+    }
+    assert_eq!(Reason::ALL.len(), 16);
+}
+
+#[test]
+fn pem_keys_of_every_shape() {
+    let f = fixture();
+    let pem = f.key.public_pem();
+    assert!(RsaKey::from_pem(&pem, None).is_ok());
+    // One-line form with literal \n, as in an environment variable.
+    let one_line = pem.trim().replace('\n', "\\n");
+    assert!(RsaKey::from_pem(&one_line, None).is_ok());
+    assert!(RsaKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", None).is_err());
+    assert!(RsaKey::from_pem("", None).is_err());
+    let jwk = f.key.jwk();
+    let k = RsaKey::from_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap(), Some("k".into())).unwrap();
+    assert_eq!(k.bits(), 2048);
+    assert!(k.same_key(&f.rsa));
+    assert!(format!("{k:?}").contains("bits: 2048"));
+    // Too small a modulus.
+    assert!(RsaKey::from_components("AQAB", "AQAB", None).is_err());
+}
