@@ -1,0 +1,654 @@
+//! A local stand-in for the parts of Clerk this project uses, as a real HTTP server.
+//!
+//! - The API listener behaves like Clerk's Backend API: `GET /v1/jwks` and `GET /v1/users/{id}`,
+//!   bearer secret checked, Clerk's error shapes.
+//! - The admin listener (a second port) mints session tokens (v1/v2 claims, organizations,
+//!   `pending`, any `azp`, foreign keys, arbitrary header and claim edits), rotates the signing key,
+//!   switches faults (down, slow, 500, garbage, oversized, redirect), changes the accepted secret,
+//!   and counts the calls that reached the API.
+//!
+//! Used by the tests and by the local run's demo mode. Never deployed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shared::keys::{Instance, PublishableKey};
+use shared::testing::TestKey;
+use tokio::net::TcpListener;
+use tokio::task::{AbortHandle, JoinHandle};
+
+/// A fault of the API listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// Normal answers.
+    None,
+    /// The listener is closed and open connections are dropped: connection refused.
+    Down,
+    /// Answers after `delay_ms`.
+    Slow,
+    /// 500 with Clerk's error shape.
+    Error500,
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// 200 with a 1 MiB body.
+    Oversized,
+    /// 302 to another address.
+    Redirect,
+}
+
+/// Settings of a stand-in.
+#[derive(Debug, Clone)]
+pub struct StubConfig {
+    /// The secret key the API accepts.
+    pub secret_key: String,
+    /// The Frontend API host (issuer `https://<host>`).
+    pub frontend_api: String,
+    /// The `azp` minted tokens carry unless told otherwise.
+    pub default_azp: String,
+    /// Port of the API listener (0: any free port).
+    pub api_port: u16,
+    /// Port of the admin listener (0: any free port).
+    pub admin_port: u16,
+}
+
+impl Default for StubConfig {
+    fn default() -> Self {
+        Self {
+            secret_key: "sk_test_stubSecretKey0000000000000000000000000".into(),
+            frontend_api: "demo-stub-00.clerk.accounts.dev".into(),
+            default_azp: "http://localhost:5173".into(),
+            api_port: 0,
+            admin_port: 0,
+        }
+    }
+}
+
+struct Keys {
+    current: Arc<TestKey>,
+    previous: Vec<Arc<TestKey>>,
+    foreign: Arc<TestKey>,
+    next_kid: u32,
+}
+
+struct Inner {
+    config: StubConfig,
+    keys: Mutex<Keys>,
+    secret_key: Mutex<String>,
+    fault: Mutex<(Fault, u64)>,
+    users: Mutex<BTreeMap<String, Value>>,
+    jwks_calls: AtomicU64,
+    user_calls: AtomicU64,
+    api: Mutex<ApiListener>,
+}
+
+struct ApiListener {
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running stand-in. Dropping it stops both listeners.
+#[derive(Clone)]
+pub struct Stub {
+    inner: Arc<Inner>,
+    admin_addr: SocketAddr,
+    _guard: Arc<StopOnDrop>,
+}
+
+/// Stops both listeners and their connections when the last `Stub` handle goes.
+struct StopOnDrop {
+    inner: Arc<Inner>,
+    admin: AbortHandle,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.admin.abort();
+        let mut api = lock(&self.inner.api);
+        if let Some(task) = api.accept.take() {
+            task.abort();
+        }
+        for c in lock(&api.conns).drain(..) {
+            c.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Stub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stub")
+            .field("api", &self.api_url())
+            .field("admin", &self.admin_url())
+            .finish()
+    }
+}
+
+impl Stub {
+    /// Starts both listeners on 127.0.0.1.
+    pub async fn start(config: StubConfig) -> std::io::Result<Self> {
+        let keys = Keys {
+            current: Arc::new(TestKey::generate("ins_stub_1")),
+            previous: Vec::new(),
+            foreign: Arc::new(TestKey::generate("ins_stub_1")),
+            next_kid: 2,
+        };
+        let api_listener = TcpListener::bind(("127.0.0.1", config.api_port)).await?;
+        let admin_listener = TcpListener::bind(("127.0.0.1", config.admin_port)).await?;
+        let inner = Arc::new(Inner {
+            secret_key: Mutex::new(config.secret_key.clone()),
+            keys: Mutex::new(keys),
+            fault: Mutex::new((Fault::None, 0)),
+            users: Mutex::new(demo_users()),
+            jwks_calls: AtomicU64::new(0),
+            user_calls: AtomicU64::new(0),
+            api: Mutex::new(ApiListener {
+                addr: api_listener.local_addr()?,
+                accept: None,
+                conns: Arc::new(Mutex::new(Vec::new())),
+            }),
+            config,
+        });
+        spawn_api(&inner, api_listener);
+        let admin_addr = admin_listener.local_addr()?;
+        let admin = tokio::spawn(serve(admin_listener, admin_router(inner.clone()), None));
+        Ok(Self {
+            _guard: Arc::new(StopOnDrop {
+                inner: inner.clone(),
+                admin: admin.abort_handle(),
+            }),
+            inner,
+            admin_addr,
+        })
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", lock(&self.inner.api).addr)
+    }
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_addr)
+    }
+    pub fn issuer(&self) -> String {
+        format!("https://{}", self.inner.config.frontend_api)
+    }
+    pub fn publishable_key(&self) -> String {
+        PublishableKey::encode(Instance::Development, &self.inner.config.frontend_api)
+    }
+    pub fn secret_key(&self) -> String {
+        lock(&self.inner.secret_key).clone()
+    }
+    /// Calls that reached `GET /v1/jwks`.
+    pub fn jwks_calls(&self) -> u64 {
+        self.inner.jwks_calls.load(Ordering::SeqCst)
+    }
+    /// Calls that reached `GET /v1/users/{id}`.
+    pub fn user_calls(&self) -> u64 {
+        self.inner.user_calls.load(Ordering::SeqCst)
+    }
+    pub fn reset_stats(&self) {
+        self.inner.jwks_calls.store(0, Ordering::SeqCst);
+        self.inner.user_calls.store(0, Ordering::SeqCst);
+    }
+    pub fn set_fault(&self, fault: Fault, delay_ms: u64) {
+        set_fault(&self.inner, fault, delay_ms);
+    }
+    /// A new signing key; `keep_kid`: under the same `kid` (Clerk's is the instance id).
+    pub fn rotate(&self, keep_kid: bool) -> String {
+        rotate(&self.inner, keep_kid)
+    }
+    pub fn set_secret_key(&self, secret_key: &str) {
+        *lock(&self.inner.secret_key) = secret_key.to_owned();
+    }
+    /// The current public key as PEM (networkless verification).
+    pub fn public_pem(&self) -> String {
+        lock(&self.inner.keys).current.public_pem()
+    }
+    /// Mints a token (see [`MintRequest`]).
+    pub fn mint(&self, req: &MintRequest) -> String {
+        mint(&self.inner, req).0
+    }
+}
+
+fn spawn_api(inner: &Arc<Inner>, listener: TcpListener) {
+    let mut api = lock(&inner.api);
+    let conns = api.conns.clone();
+    api.accept = Some(tokio::spawn(serve(
+        listener,
+        api_router(inner.clone()),
+        Some(conns),
+    )));
+}
+
+async fn serve(listener: TcpListener, router: Router, conns: Option<Arc<Mutex<Vec<AbortHandle>>>>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let svc = TowerToHyperService::new(router.clone());
+        let task = tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+        if let Some(conns) = &conns {
+            let mut list = lock(conns);
+            list.retain(|h| !h.is_finished());
+            list.push(task.abort_handle());
+        }
+    }
+}
+
+fn set_fault(inner: &Arc<Inner>, fault: Fault, delay_ms: u64) {
+    let previous = {
+        let mut f = lock(&inner.fault);
+        let prev = f.0;
+        *f = (fault, delay_ms);
+        prev
+    };
+    if fault == Fault::Down && previous != Fault::Down {
+        let mut api = lock(&inner.api);
+        if let Some(task) = api.accept.take() {
+            task.abort();
+        }
+        for c in lock(&api.conns).drain(..) {
+            c.abort();
+        }
+    } else if fault != Fault::Down && previous == Fault::Down {
+        let addr = lock(&inner.api).addr;
+        // The aborted accept task has released the port: bind it again (std, to stay sync).
+        let listener = (0..50).find_map(|_| {
+            std::net::TcpListener::bind(addr).ok().or_else(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                None
+            })
+        });
+        if let Some(l) = listener
+            && l.set_nonblocking(true).is_ok()
+            && let Ok(l) = TcpListener::from_std(l)
+        {
+            spawn_api(inner, l);
+        }
+    }
+}
+
+fn rotate(inner: &Arc<Inner>, keep_kid: bool) -> String {
+    let mut keys = lock(&inner.keys);
+    let kid = if keep_kid {
+        keys.current.kid().to_owned()
+    } else {
+        let k = format!("ins_stub_{}", keys.next_kid);
+        keys.next_kid += 1;
+        k
+    };
+    let new = Arc::new(TestKey::generate(kid.clone()));
+    let old = std::mem::replace(&mut keys.current, new);
+    if !keep_kid {
+        keys.previous.push(old);
+    }
+    kid
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+// ---------------------------------------------------------------- the Backend API
+
+fn api_router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/v1/jwks", get(jwks))
+        .route("/v1/users/{id}", get(user))
+        .fallback(|| async { clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "Not found") })
+        .with_state(inner)
+}
+
+fn clerk_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"errors": [{"message": message, "long_message": message, "code": code}]})),
+    )
+        .into_response()
+}
+
+/// Applies the current fault; `None` means answer normally.
+async fn fault_response(inner: &Inner) -> Option<Response> {
+    let (fault, delay) = *lock(&inner.fault);
+    match fault {
+        Fault::None | Fault::Down => None,
+        Fault::Slow => {
+            tokio::time::sleep(Duration::from_millis(delay.max(1))).await;
+            None
+        }
+        Fault::Error500 => Some(clerk_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_clerk_error",
+            "Something went wrong",
+        )),
+        Fault::Garbage => Some((StatusCode::OK, "<html>not json{{").into_response()),
+        Fault::Oversized => Some(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(1 << 20)),
+            )
+                .into_response(),
+        ),
+        Fault::Redirect => Some(
+            (
+                StatusCode::FOUND,
+                [(header::LOCATION, "http://127.0.0.1:9/v1/jwks")],
+            )
+                .into_response(),
+        ),
+    }
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+    let expected = format!("Bearer {}", lock(&inner.secret_key));
+    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(v) if v == expected => Ok(()),
+        Some(_) => Err(clerk_error(
+            StatusCode::UNAUTHORIZED,
+            "clerk_key_invalid",
+            "The provided Clerk Secret Key is invalid.",
+        )),
+        None => Err(clerk_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_invalid",
+            "No secret key was provided.",
+        )),
+    }
+}
+
+async fn jwks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    inner.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = fault_response(&inner).await {
+        return r;
+    }
+    if let Err(r) = authorized(&inner, &headers) {
+        return r;
+    }
+    let keys = lock(&inner.keys);
+    let mut list: Vec<Value> = vec![keys.current.jwk()];
+    // Clerk keeps serving a rotated-out key for a while.
+    list.extend(keys.previous.iter().rev().take(1).map(|k| k.jwk()));
+    axum::Json(json!({"keys": list})).into_response()
+}
+
+async fn user(State(inner): State<Arc<Inner>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    inner.user_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = fault_response(&inner).await {
+        return r;
+    }
+    if let Err(r) = authorized(&inner, &headers) {
+        return r;
+    }
+    if id == "user_ratelimited" {
+        let mut r = clerk_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Too many requests");
+        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
+        return r;
+    }
+    match lock(&inner.users).get(&id) {
+        Some(u) => axum::Json(u.clone()).into_response(),
+        None => clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "User not found"),
+    }
+}
+
+fn clerk_user(id: &str, first: &str, last: &str, email: &str, public: Value) -> Value {
+    json!({
+        "object": "user",
+        "id": id,
+        "first_name": first,
+        "last_name": last,
+        "username": first.to_lowercase(),
+        "image_url": format!("https://img.clerk.com/demo/{}.png", first.to_lowercase()),
+        "primary_email_address_id": format!("idn_{}", first.to_lowercase()),
+        "email_addresses": [
+            {"id": "idn_other", "email_address": format!("old-{email}"), "verification": {"status": "verified"}},
+            {"id": format!("idn_{}", first.to_lowercase()), "email_address": email, "verification": {"status": "verified"}}
+        ],
+        "public_metadata": public,
+        "private_metadata": {"internal_note": "PRIVATE-do-not-leak"},
+        "unsafe_metadata": {},
+        "created_at": 1_700_000_000_000_i64,
+    })
+}
+
+/// The demo users (`GET /users` on the admin port lists them).
+fn demo_users() -> BTreeMap<String, Value> {
+    let mut m = BTreeMap::new();
+    m.insert(
+        "user_demoAlice".into(),
+        clerk_user("user_demoAlice", "Alice", "Anders", "alice@example.com", json!({"plan": "pro"})),
+    );
+    m.insert(
+        "user_demoBob".into(),
+        clerk_user("user_demoBob", "Bob", "Baker", "bob@example.com", json!({"role": "admin"})),
+    );
+    m
+}
+
+// ---------------------------------------------------------------- the admin API
+
+/// What to mint. Every field is optional; the defaults make a valid v2 session token for
+/// `user_demoAlice`, issued now, living 60 s.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MintRequest {
+    pub sub: Option<String>,
+    pub sid: Option<String>,
+    pub azp: Option<String>,
+    pub iss: Option<String>,
+    /// 1 or 2 (default 2).
+    pub v: Option<u8>,
+    /// `active` by default; `pending` for a pending session.
+    pub sts: Option<String>,
+    /// Lifetime (default 60).
+    pub ttl_secs: Option<i64>,
+    /// Shift of `iat`/`nbf`/`exp` from now (negative: in the past).
+    pub offset_secs: Option<i64>,
+    pub org: Option<OrgSpec>,
+    /// Claims merged last (`null` removes a claim).
+    pub claims: Option<Map<String, Value>>,
+    /// Header fields merged last (`null` removes a field).
+    pub header: Option<Map<String, Value>>,
+    /// `current` (default), `previous` (the last rotated-out key) or `foreign` (never published).
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OrgSpec {
+    pub id: String,
+    pub slug: String,
+    /// Without `org:` (it is added for v1).
+    pub role: String,
+    /// v1: full permission names.
+    pub permissions: Vec<String>,
+    /// v2: `fea`, `per` and `fpm` as Clerk writes them.
+    pub fea: Option<String>,
+    pub per: Option<String>,
+    pub fpm: Option<String>,
+}
+
+fn merge(target: &mut Map<String, Value>, edits: Option<&Map<String, Value>>) {
+    for (k, v) in edits.into_iter().flatten() {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
+    let now = now_secs() + req.offset_secs.unwrap_or(0);
+    let v = req.v.unwrap_or(2);
+    let mut c = Map::new();
+    c.insert("azp".into(), json!(req.azp.clone().unwrap_or_else(|| inner.config.default_azp.clone())));
+    c.insert("exp".into(), json!(now + req.ttl_secs.unwrap_or(60)));
+    c.insert("fva".into(), json!([0, -1]));
+    c.insert("iat".into(), json!(now));
+    c.insert(
+        "iss".into(),
+        json!(req.iss.clone().unwrap_or_else(|| format!("https://{}", inner.config.frontend_api))),
+    );
+    c.insert("nbf".into(), json!(now - 10));
+    c.insert("sid".into(), json!(req.sid.clone().unwrap_or_else(|| format!("sess_demo{now}"))));
+    c.insert("sts".into(), json!(req.sts.clone().unwrap_or_else(|| "active".into())));
+    c.insert("sub".into(), json!(req.sub.clone().unwrap_or_else(|| "user_demoAlice".into())));
+    if v == 2 {
+        c.insert("v".into(), json!(2));
+    }
+    if let Some(org) = &req.org {
+        if v == 2 {
+            let mut o = json!({"id": org.id, "slg": org.slug, "rol": org.role});
+            if let Some(per) = &org.per {
+                o["per"] = json!(per);
+            }
+            if let Some(fpm) = &org.fpm {
+                o["fpm"] = json!(fpm);
+            }
+            c.insert("o".into(), o);
+            if let Some(fea) = &org.fea {
+                c.insert("fea".into(), json!(fea));
+            }
+        } else {
+            c.insert("org_id".into(), json!(org.id));
+            c.insert("org_slug".into(), json!(org.slug));
+            c.insert("org_role".into(), json!(format!("org:{}", org.role)));
+            c.insert("org_permissions".into(), json!(org.permissions));
+        }
+    }
+    merge(&mut c, req.claims.as_ref());
+    let keys = lock(&inner.keys);
+    let key = match req.key.as_deref() {
+        Some("foreign") => keys.foreign.clone(),
+        Some("previous") => keys.previous.last().cloned().unwrap_or_else(|| keys.current.clone()),
+        _ => keys.current.clone(),
+    };
+    drop(keys);
+    let mut h = key.header().as_object().cloned().unwrap_or_default();
+    merge(&mut h, req.header.as_ref());
+    let claims = Value::Object(c);
+    let token = key.sign_json(&Value::Object(h), &claims);
+    (token, claims, key.kid().to_owned())
+}
+
+fn admin_router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/config", get(admin_config))
+        .route("/tokens", post(admin_mint))
+        .route("/rotate", post(admin_rotate))
+        .route("/fault", post(admin_fault))
+        .route("/secret-key", post(admin_secret_key))
+        .route("/stats", get(admin_stats))
+        .route("/stats/reset", post(admin_stats_reset))
+        .route("/users", get(admin_users))
+        .route("/pem", get(admin_pem))
+        .with_state(inner)
+}
+
+async fn admin_config(State(inner): State<Arc<Inner>>) -> Response {
+    let api = lock(&inner.api).addr;
+    axum::Json(json!({
+        "apiUrl": format!("http://{api}"),
+        "issuer": format!("https://{}", inner.config.frontend_api),
+        "publishableKey": PublishableKey::encode(Instance::Development, &inner.config.frontend_api),
+        "defaultAzp": inner.config.default_azp,
+    }))
+    .into_response()
+}
+
+async fn admin_mint(State(inner): State<Arc<Inner>>, body: Option<axum::Json<MintRequest>>) -> Response {
+    let req = body.map(|b| b.0).unwrap_or_default();
+    let (token, claims, kid) = mint(&inner, &req);
+    axum::Json(json!({"token": token, "claims": claims, "kid": kid})).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RotateRequest {
+    keep_kid: bool,
+}
+
+async fn admin_rotate(State(inner): State<Arc<Inner>>, body: Option<axum::Json<RotateRequest>>) -> Response {
+    let keep = body.map(|b| b.0.keep_kid).unwrap_or(false);
+    axum::Json(json!({"kid": rotate(&inner, keep)})).into_response()
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    mode: Fault,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+async fn admin_fault(State(inner): State<Arc<Inner>>, axum::Json(req): axum::Json<FaultRequest>) -> Response {
+    set_fault(&inner, req.mode, req.delay_ms);
+    axum::Json(json!({"mode": req.mode, "delayMs": req.delay_ms})).into_response()
+}
+
+#[derive(Deserialize)]
+struct SecretKeyRequest {
+    secret_key: String,
+}
+
+async fn admin_secret_key(
+    State(inner): State<Arc<Inner>>,
+    axum::Json(req): axum::Json<SecretKeyRequest>,
+) -> Response {
+    *lock(&inner.secret_key) = req.secret_key;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_stats(State(inner): State<Arc<Inner>>) -> Response {
+    axum::Json(json!({
+        "jwks": inner.jwks_calls.load(Ordering::SeqCst),
+        "users": inner.user_calls.load(Ordering::SeqCst),
+    }))
+    .into_response()
+}
+
+async fn admin_stats_reset(State(inner): State<Arc<Inner>>) -> Response {
+    inner.jwks_calls.store(0, Ordering::SeqCst);
+    inner.user_calls.store(0, Ordering::SeqCst);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_users(State(inner): State<Arc<Inner>>) -> Response {
+    let users: Vec<Value> = lock(&inner.users)
+        .values()
+        .map(|u| {
+            json!({
+                "id": u["id"],
+                "firstName": u["first_name"],
+                "lastName": u["last_name"],
+                "imageUrl": u["image_url"],
+            })
+        })
+        .collect();
+    axum::Json(json!({"users": users})).into_response()
+}
+
+async fn admin_pem(State(inner): State<Arc<Inner>>) -> Response {
+    lock(&inner.keys).current.public_pem().into_response()
+}
