@@ -99,7 +99,10 @@ impl Authenticator {
     pub async fn authenticate(&self, token: &str) -> Result<Session, AuthError> {
         let decoded = self.verifier.decode(token).map_err(token_error)?;
         match &self.source {
-            KeySource::Pem(key) => self.verifier.verify_decoded(&decoded, key).map_err(token_error),
+            KeySource::Pem(key) => self
+                .verifier
+                .verify_decoded(&decoded, key)
+                .map_err(token_error),
             KeySource::Remote(remote) => {
                 let kid = decoded.kid();
                 let key = remote.cache.key(kid, || remote.load()).await?;
@@ -158,11 +161,16 @@ impl Remote {
         match self.fetcher.fetch_keys(&secret.secret_key).await {
             Ok(keys) => Ok(KeySet::new(keys)),
             Err(ClerkApiError::SecretKeyInvalid) => {
-                let Some(newer) = self.secrets.reread_after_rejection(&secret.secret_key).await
+                let Some(newer) = self
+                    .secrets
+                    .reread_after_rejection(&secret.secret_key)
+                    .await
                 else {
                     return Err(api_error(ClerkApiError::SecretKeyInvalid));
                 };
-                tracing::info!("secret key changed after clerk_key_invalid; retrying with the new one");
+                tracing::info!(
+                    "secret key changed after clerk_key_invalid; retrying with the new one"
+                );
                 if let Some(key) = &newer.jwt_key {
                     return Ok(KeySet::networkless(key.clone()));
                 }

@@ -47,7 +47,11 @@ pub trait KeyFetcher: Send + Sync + fmt::Debug {
 /// The seam in front of the users endpoint.
 #[async_trait]
 pub trait UserDirectory: Send + Sync + fmt::Debug {
-    async fn get_user(&self, secret: &SecretKey, user_id: &str) -> Result<UserProfile, ClerkApiError>;
+    async fn get_user(
+        &self,
+        secret: &SecretKey,
+        user_id: &str,
+    ) -> Result<UserProfile, ClerkApiError>;
 }
 
 /// The whitelisted projection of a Clerk `User` the API returns (never `private_metadata`).
@@ -109,8 +113,9 @@ impl From<ClerkUser> for UserProfile {
 
 /// Clerk user ids: `user_` then letters and digits. Anything else never reaches a URL.
 pub fn is_valid_user_id(id: &str) -> bool {
-    id.strip_prefix("user_")
-        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+    id.strip_prefix("user_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// The Backend API over HTTPS (or plain HTTP to a loopback stand-in).
@@ -152,7 +157,11 @@ impl ClerkBackend {
             match self.get_once(path, secret).await {
                 Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(path, attempt, detail, "retrying Clerk call");
-                    tokio::time::sleep(jitter(Duration::from_millis(50), Duration::from_millis(150))).await;
+                    tokio::time::sleep(jitter(
+                        Duration::from_millis(50),
+                        Duration::from_millis(150),
+                    ))
+                    .await;
                 }
                 other => return other,
             }
@@ -171,8 +180,13 @@ impl ClerkBackend {
             .await
             .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?;
         let status = resp.status();
-        if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(ClerkApiError::Unavailable(format!("{path}: body over {MAX_BODY_BYTES} bytes")));
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(ClerkApiError::Unavailable(format!(
+                "{path}: body over {MAX_BODY_BYTES} bytes"
+            )));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
@@ -181,13 +195,17 @@ impl ClerkBackend {
             .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?
         {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ClerkApiError::Unavailable(format!("{path}: body over {MAX_BODY_BYTES} bytes")));
+                return Err(ClerkApiError::Unavailable(format!(
+                    "{path}: body over {MAX_BODY_BYTES} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
         match status.as_u16() {
             200 => Ok(body),
-            401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => Err(ClerkApiError::SecretKeyInvalid),
+            401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => {
+                Err(ClerkApiError::SecretKeyInvalid)
+            }
             404 => Err(ClerkApiError::NotFound),
             429 => Err(ClerkApiError::RateLimited {
                 retry_after: retry_after(resp.headers()).unwrap_or(Duration::from_secs(10)),
@@ -210,7 +228,13 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    let secs: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs.clamp(1, 3600)))
 }
 
@@ -223,8 +247,11 @@ fn is_key_invalid(body: &[u8]) -> bool {
     struct ErrorItem {
         code: Option<String>,
     }
-    serde_json::from_slice::<Errors>(body)
-        .is_ok_and(|e| e.errors.iter().any(|i| i.code.as_deref() == Some("clerk_key_invalid")))
+    serde_json::from_slice::<Errors>(body).is_ok_and(|e| {
+        e.errors
+            .iter()
+            .any(|i| i.code.as_deref() == Some("clerk_key_invalid"))
+    })
 }
 
 fn jitter(min: Duration, max: Duration) -> Duration {
@@ -280,7 +307,11 @@ impl KeyFetcher for ClerkBackend {
 
 #[async_trait]
 impl UserDirectory for ClerkBackend {
-    async fn get_user(&self, secret: &SecretKey, user_id: &str) -> Result<UserProfile, ClerkApiError> {
+    async fn get_user(
+        &self,
+        secret: &SecretKey,
+        user_id: &str,
+    ) -> Result<UserProfile, ClerkApiError> {
         if !is_valid_user_id(user_id) {
             return Err(ClerkApiError::NotFound);
         }
@@ -288,7 +319,9 @@ impl UserDirectory for ClerkBackend {
         let user: ClerkUser = serde_json::from_slice(&body)
             .map_err(|_| ClerkApiError::Unavailable("user body is not a Clerk User".into()))?;
         if user.id != user_id {
-            return Err(ClerkApiError::Unavailable("Clerk returned another user".into()));
+            return Err(ClerkApiError::Unavailable(
+                "Clerk returned another user".into(),
+            ));
         }
         Ok(user.into())
     }

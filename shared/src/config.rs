@@ -74,7 +74,11 @@ impl Config {
 
     /// Reads through `lookup` (tests pass a map). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let pk_raw = get("CLERK_PUBLISHABLE_KEY").ok_or_else(|| {
             ConfigError::new(
@@ -90,10 +94,9 @@ impl Config {
             None => publishable_key.issuer(),
         };
 
-        let authorized_parties = parse_authorized_parties(
-            get("CLERK_AUTHORIZED_PARTIES").as_deref().unwrap_or(""),
-        )
-        .map_err(|m| ConfigError::new("CLERK_AUTHORIZED_PARTIES", m))?;
+        let authorized_parties =
+            parse_authorized_parties(get("CLERK_AUTHORIZED_PARTIES").as_deref().unwrap_or(""))
+                .map_err(|m| ConfigError::new("CLERK_AUTHORIZED_PARTIES", m))?;
 
         let jwt_key = match get("CLERK_JWT_KEY") {
             Some(pem) => Some(
@@ -305,7 +308,10 @@ mod tests {
     fn minimal_config_has_documented_defaults() {
         let c = cfg(&[
             ("CLERK_PUBLISHABLE_KEY", PK),
-            ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com/, http://localhost:5173"),
+            (
+                "CLERK_AUTHORIZED_PARTIES",
+                "https://app.example.com/, http://localhost:5173",
+            ),
         ])
         .unwrap();
         assert_eq!(c.issuer, "https://foo-bar-13.clerk.accounts.dev");
@@ -342,7 +348,10 @@ mod tests {
             ("CLERK_CLOCK_SKEW_MS", "-1"),
             ("CLERK_CLOCK_SKEW_MS", "600000"),
             ("CLERK_ACCEPT_PENDING_SESSIONS", "maybe"),
-            ("CLERK_JWT_KEY", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----"),
+            (
+                "CLERK_JWT_KEY",
+                "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----",
+            ),
             ("CLERK_JWKS_TTL_SECS", "0"),
             ("CLERK_JWKS_MAX_AGE_SECS", "10"),
         ];

@@ -79,14 +79,24 @@ impl Reason {
             Reason::TokenInvalid => "The session token is malformed.",
             Reason::TokenInvalidAlgorithm => "The session token must be signed with RS256.",
             Reason::JwkKidMismatch => "The session token was signed by an unknown key.",
-            Reason::JwkRemoteFailedToLoad => "The signing keys could not be loaded; try again shortly.",
+            Reason::JwkRemoteFailedToLoad => {
+                "The signing keys could not be loaded; try again shortly."
+            }
             Reason::JwkFailedToResolve => "No usable signing key is available; try again shortly.",
-            Reason::SecretKeyInvalid => "The service cannot reach Clerk with its credentials; try again shortly.",
-            Reason::SecretUnavailable => "The service credentials could not be loaded; try again shortly.",
+            Reason::SecretKeyInvalid => {
+                "The service cannot reach Clerk with its credentials; try again shortly."
+            }
+            Reason::SecretUnavailable => {
+                "The service credentials could not be loaded; try again shortly."
+            }
             Reason::TokenInvalidSignature => "The session token signature is invalid.",
-            Reason::TokenVerificationFailed => "The session token is missing a required claim or has a malformed claim.",
+            Reason::TokenVerificationFailed => {
+                "The session token is missing a required claim or has a malformed claim."
+            }
             Reason::TokenInvalidIssuer => "The session token was issued by another Clerk instance.",
-            Reason::TokenInvalidAuthorizedParties => "The session token was issued for another origin.",
+            Reason::TokenInvalidAuthorizedParties => {
+                "The session token was issued for another origin."
+            }
             Reason::TokenExpired => "The session token has expired.",
             Reason::TokenNotActiveYet => "The session token is not active yet.",
             Reason::TokenIatInTheFuture => "The session token was issued in the future.",

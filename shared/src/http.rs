@@ -109,7 +109,9 @@ impl ApiError {
             ApiError::RouteNotFound => "No such route.",
             ApiError::MethodNotAllowed { .. } => "Method not allowed on this route.",
             ApiError::UserNotFound => "The signed-in user no longer exists.",
-            ApiError::Unavailable { .. } => "The service is briefly unavailable; try again shortly.",
+            ApiError::Unavailable { .. } => {
+                "The service is briefly unavailable; try again shortly."
+            }
             ApiError::Auth(_) | ApiError::Internal(_) => "Internal server error.",
         }
     }
@@ -168,21 +170,106 @@ impl ApiError {
     }
 }
 
+/// The request id Lambda gave this invocation (API Gateway's when run outside Lambda).
+pub fn request_id(req: &Request) -> String {
+    use lambda_http::RequestExt as _;
+    if let Some(ctx) = req.lambda_context_ref()
+        && !ctx.request_id.is_empty()
+    {
+        return ctx.request_id.clone();
+    }
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+            c.request_id.clone().unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The path of a request as API Gateway received it (stage-free with the `$default` stage).
+pub fn path(req: &Request) -> &str {
+    use lambda_http::RequestExt as _;
+    let raw = req.raw_http_path();
+    if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    }
+}
+
+/// Writes the one log line of a request: id, route, status, reason, user id. Never a token.
+pub fn log_request(
+    req: &Request,
+    route: &str,
+    resp: &Response<Body>,
+    error: Option<&ApiError>,
+    user_id: Option<&str>,
+) {
+    let status = resp.status().as_u16();
+    let request_id = request_id(req);
+    let reason = error.map(ApiError::reason);
+    let detail = error.and_then(ApiError::log_detail);
+    if status >= 500 {
+        tracing::error!(request_id, route, method = %req.method(), status, reason, detail, user_id, "request");
+    } else if status >= 400 {
+        tracing::warn!(request_id, route, method = %req.method(), status, reason, user_id, "request");
+    } else {
+        tracing::info!(request_id, route, method = %req.method(), status, user_id, "request");
+    }
+}
+
+/// Routes of this project answer GET (and HEAD) only.
+pub fn get_only(req: &Request) -> Result<(), ApiError> {
+    use lambda_http::http::Method;
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" })
+    }
+}
+
+/// Turns a handler's result into the response, and writes the request's log line.
+pub fn respond(
+    req: &Request,
+    route: &str,
+    result: Result<Response<Body>, ApiError>,
+    user_id: Option<&str>,
+) -> Response<Body> {
+    match result {
+        Ok(resp) => {
+            log_request(req, route, &resp, None, user_id);
+            resp
+        }
+        Err(e) => {
+            let resp = e.clone().into_response();
+            log_request(req, route, &resp, Some(&e), user_id);
+            resp
+        }
+    }
+}
+
 /// A JSON response, never cached by a shared cache.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
     let (status, bytes) = match serde_json::to_vec(body) {
         Ok(b) => (status, b),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"error":"internal_error","reason":"internal","message":"Internal server error."}"#.to_vec(),
+            br#"{"error":"internal_error","reason":"internal","message":"Internal server error."}"#
+                .to_vec(),
         ),
     };
     let mut resp = Response::new(Body::Binary(bytes));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
@@ -208,11 +295,26 @@ mod tests {
         assert_eq!(bearer_token(&headers(&["bearer abc"])).unwrap(), "abc");
         assert_eq!(bearer_token(&headers(&["BEARER   abc  "])).unwrap(), "abc");
         assert_eq!(bearer_token(&headers(&["Bearer\tabc"])).unwrap(), "abc");
-        assert_eq!(reason(bearer_token(&headers(&[]))), Reason::SessionTokenMissing);
-        assert_eq!(reason(bearer_token(&headers(&["Basic abc"]))), Reason::SessionTokenMissing);
-        assert_eq!(reason(bearer_token(&headers(&["Bearer"]))), Reason::SessionTokenMissing);
-        assert_eq!(reason(bearer_token(&headers(&["Bearer   "]))), Reason::SessionTokenMissing);
-        assert_eq!(reason(bearer_token(&headers(&["Bearerabc"]))), Reason::SessionTokenMissing);
+        assert_eq!(
+            reason(bearer_token(&headers(&[]))),
+            Reason::SessionTokenMissing
+        );
+        assert_eq!(
+            reason(bearer_token(&headers(&["Basic abc"]))),
+            Reason::SessionTokenMissing
+        );
+        assert_eq!(
+            reason(bearer_token(&headers(&["Bearer"]))),
+            Reason::SessionTokenMissing
+        );
+        assert_eq!(
+            reason(bearer_token(&headers(&["Bearer   "]))),
+            Reason::SessionTokenMissing
+        );
+        assert_eq!(
+            reason(bearer_token(&headers(&["Bearerabc"]))),
+            Reason::SessionTokenMissing
+        );
         assert_eq!(
             reason(bearer_token(&headers(&["Bearer a", "Bearer b"]))),
             Reason::TokenInvalid
@@ -221,18 +323,23 @@ mod tests {
 
     #[test]
     fn each_error_has_its_status_and_headers() {
-        let r = ApiError::from(AuthError::unauthorized(Reason::SessionTokenMissing)).into_response();
+        let r =
+            ApiError::from(AuthError::unauthorized(Reason::SessionTokenMissing)).into_response();
         assert_eq!(r.status(), 401);
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
         let r = ApiError::from(AuthError::unauthorized(Reason::TokenExpired)).into_response();
-        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"");
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
         let body: serde_json::Value = match r.body() {
             Body::Binary(b) => serde_json::from_slice(b).unwrap(),
             _ => panic!("binary body expected"),
         };
         assert_eq!(body["reason"], "token-expired");
         assert_eq!(body["error"], "unauthorized");
-        let r = ApiError::from(AuthError::unavailable(Reason::JwkRemoteFailedToLoad, "x")).into_response();
+        let r = ApiError::from(AuthError::unavailable(Reason::JwkRemoteFailedToLoad, "x"))
+            .into_response();
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()[header::RETRY_AFTER], "2");
         let r = ApiError::from(AuthError::Misconfigured("secret sk_test_x".into())).into_response();

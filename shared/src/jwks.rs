@@ -124,15 +124,13 @@ impl KeyCache {
             Ok(set) => set
                 .find(kid)
                 .ok_or(AuthError::unauthorized(Reason::JwkKidMismatch)),
-            Err(Failed { error, stale }) => {
-                match stale.and_then(|set| set.find(kid)) {
-                    Some(key) => {
-                        tracing::warn!(error = %error, "key set refresh failed; serving the cached set");
-                        Ok(key)
-                    }
-                    None => Err(error),
+            Err(Failed { error, stale }) => match stale.and_then(|set| set.find(kid)) {
+                Some(key) => {
+                    tracing::warn!(error = %error, "key set refresh failed; serving the cached set");
+                    Ok(key)
                 }
-            }
+                None => Err(error),
+            },
         }
     }
 

@@ -38,7 +38,9 @@ pub enum KeyFormatError {
     PublishableKeyPrefix,
     #[error("the part after pk_test_/pk_live_ is not base64")]
     PublishableKeyBase64,
-    #[error("must encode `<frontend api host>$`: exactly one `$`, at the end, and a host with a dot")]
+    #[error(
+        "must encode `<frontend api host>$`: exactly one `$`, at the end, and a host with a dot"
+    )]
     PublishableKeyHost,
     #[error("must start with sk_test_ or sk_live_ and contain only letters, digits and _")]
     SecretKeyFormat,
@@ -174,20 +176,21 @@ mod tests {
         assert_eq!(pk.frontend_api(), "foo-bar-13.clerk.accounts.dev");
         assert_eq!(pk.issuer(), "https://foo-bar-13.clerk.accounts.dev");
         assert_eq!(pk.instance(), Instance::Development);
-        let pk = PublishableKey::parse("pk_test_Y2xlcmsuYm9yaW5nLnNhd2ZseS05MS5sY2wuZGV2JA").unwrap();
+        let pk =
+            PublishableKey::parse("pk_test_Y2xlcmsuYm9yaW5nLnNhd2ZseS05MS5sY2wuZGV2JA").unwrap();
         assert_eq!(pk.frontend_api(), "clerk.boring.sawfly-91.lcl.dev");
     }
 
     #[test]
     fn clerk_invalid_vectors_are_refused() {
         for bad in [
-            "pk_live_aW52YWxpZGtleSQ=",                     // no dot
-            "pk_live_Zm9vLmJhci5jb20kJGV4dHJh",             // text after `$`
-            "pk_live_Zm9vLmJhci5jb20kJA==",                 // two `$`
-            "pk_live_",                                     // empty
-            "sk_live_Zm9vLmJhci5jb20k",                     // a secret key
-            "pk_prod_Zm9vLmJhci5jb20k",                     // wrong prefix
-            "pk_test_!!!",                                  // not base64
+            "pk_live_aW52YWxpZGtleSQ=",         // no dot
+            "pk_live_Zm9vLmJhci5jb20kJGV4dHJh", // text after `$`
+            "pk_live_Zm9vLmJhci5jb20kJA==",     // two `$`
+            "pk_live_",                         // empty
+            "sk_live_Zm9vLmJhci5jb20k",         // a secret key
+            "pk_prod_Zm9vLmJhci5jb20k",         // wrong prefix
+            "pk_test_!!!",                      // not base64
         ] {
             assert!(PublishableKey::parse(bad).is_err(), "{bad} accepted");
         }

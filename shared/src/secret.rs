@@ -224,7 +224,10 @@ impl SecretCache {
 
     /// Called when Clerk answered `clerk_key_invalid` for `rejected`: reads the secret again (at
     /// most once per cool-down) and returns it if it changed.
-    pub async fn reread_after_rejection(&self, rejected: &SecretKey) -> Option<Arc<SecretMaterial>> {
+    pub async fn reread_after_rejection(
+        &self,
+        rejected: &SecretKey,
+    ) -> Option<Arc<SecretMaterial>> {
         let snap = self.cell.snapshot();
         if let Some(current) = &snap.value
             && current.secret_key != *rejected

@@ -79,11 +79,14 @@ impl Session {
                 string(c.org_id.as_ref()),
                 string(c.org_slug.as_ref()),
                 string(c.org_role.as_ref()),
-                c.org_permissions.as_ref().and_then(Value::as_array).map(|list| {
-                    list.iter()
-                        .filter_map(|p| p.as_str().map(str::to_owned))
-                        .collect()
-                }),
+                c.org_permissions
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|p| p.as_str().map(str::to_owned))
+                            .collect()
+                    }),
             )
         };
         Session {
@@ -147,7 +150,11 @@ fn fva(v: Option<&Value>) -> Option<[i64; 2]> {
 /// v2 organization permissions: for the j-th organization-scoped feature, the j-th `fpm` entry
 /// is a decimal bit mask, least significant bit first, over `per`; bit i set gives
 /// `org:<feature>:<per[i]>`.
-pub(crate) fn org_permissions_v2(features: &[String], per: &[String], fpm: &[String]) -> Vec<String> {
+pub(crate) fn org_permissions_v2(
+    features: &[String],
+    per: &[String],
+    fpm: &[String],
+) -> Vec<String> {
     let org_features = features.iter().filter_map(|f| {
         let (scope, name) = f.split_once(':')?;
         scope.contains('o').then_some(name)
@@ -203,7 +210,11 @@ mod tests {
         );
         assert_eq!(
             got,
-            ["org:dashboard:manage", "org:dashboard:read", "org:teams:read"]
+            [
+                "org:dashboard:manage",
+                "org:dashboard:read",
+                "org:teams:read"
+            ]
         );
     }
 

@@ -71,7 +71,12 @@ impl TestKey {
     pub fn sign_input(&self, signing_input: &str) -> String {
         let mut sig = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut sig)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut sig,
+            )
             .expect("RSA signing");
         URL_SAFE_NO_PAD.encode(sig)
     }
@@ -112,4 +117,68 @@ pub fn session_claims(issuer: &str, azp: &str, now_secs: i64) -> Value {
         "sub": "user_2testUser",
         "v": 2,
     })
+}
+
+/// An API Gateway HTTP API (payload v2) event, as Lambda delivers it.
+pub fn apigw_v2_event(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut h = serde_json::Map::new();
+    h.insert(
+        "host".into(),
+        json!("abc123.execute-api.us-east-1.amazonaws.com"),
+    );
+    h.insert("user-agent".into(), json!("test"));
+    for (k, v) in headers {
+        h.insert((*k).to_lowercase(), json!(v));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "test"
+            },
+            "requestId": "req-test-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "29/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 1_800_000_000_000_i64
+        },
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// A request parsed from [`apigw_v2_event`].
+///
+/// # Panics
+/// If lambda_http cannot parse the event (test support only).
+#[allow(clippy::expect_used)]
+pub fn apigw_v2_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    lambda_http::request::from_str(&apigw_v2_event(method, path, headers))
+        .expect("a valid API Gateway v2 event")
+}
+
+/// The JSON body of a response.
+pub fn json_body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
+    match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        lambda_http::Body::Empty => Value::Null,
+        _ => Value::Null,
+    }
 }

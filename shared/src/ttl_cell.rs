@@ -70,7 +70,9 @@ impl<T, E: Clone> TtlCell<T, E> {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State<T, E>> {
         // A panic while holding the lock cannot leave the state half-written (plain stores).
-        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<T, E>> {
@@ -119,7 +121,11 @@ impl<T, E: Clone> TtlCell<T, E> {
 
     /// Refreshes, unless another caller refreshed since `seen_generation` (then its value is
     /// returned) or a refresh failed within the retry back-off (then its error is).
-    pub async fn refresh<F, Fut>(&self, seen_generation: u64, fetch: F) -> Result<Arc<T>, Failed<T, E>>
+    pub async fn refresh<F, Fut>(
+        &self,
+        seen_generation: u64,
+        fetch: F,
+    ) -> Result<Arc<T>, Failed<T, E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,

@@ -147,9 +147,11 @@ impl Verifier {
 
     /// The verifier a [`Config`] describes.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        Ok(Self::new(config.issuer.clone(), config.authorized_parties.clone())?
-            .with_skew_ms(config.clock_skew_ms)
-            .with_accept_pending(config.accept_pending))
+        Ok(
+            Self::new(config.issuer.clone(), config.authorized_parties.clone())?
+                .with_skew_ms(config.clock_skew_ms)
+                .with_accept_pending(config.accept_pending),
+        )
     }
 
     pub fn with_skew_ms(mut self, skew_ms: u64) -> Self {
@@ -183,7 +185,11 @@ impl Verifier {
     }
 
     /// Check 6 (signature), then 7 to 14 (claims).
-    pub fn verify_decoded(&self, token: &DecodedToken<'_>, key: &RsaKey) -> Result<Session, Reason> {
+    pub fn verify_decoded(
+        &self,
+        token: &DecodedToken<'_>,
+        key: &RsaKey,
+    ) -> Result<Session, Reason> {
         if !signature_valid(token, key) {
             return Err(Reason::TokenInvalidSignature);
         }
@@ -318,9 +324,15 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
     if h64.is_empty() || p64.is_empty() || s64.is_empty() {
         return Err(Reason::TokenInvalid);
     }
-    let header_json = URL_SAFE_NO_PAD.decode(h64).map_err(|_| Reason::TokenInvalid)?;
-    let payload = URL_SAFE_NO_PAD.decode(p64).map_err(|_| Reason::TokenInvalid)?;
-    let signature = URL_SAFE_NO_PAD.decode(s64).map_err(|_| Reason::TokenInvalid)?;
+    let header_json = URL_SAFE_NO_PAD
+        .decode(h64)
+        .map_err(|_| Reason::TokenInvalid)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p64)
+        .map_err(|_| Reason::TokenInvalid)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s64)
+        .map_err(|_| Reason::TokenInvalid)?;
     // A derived struct would also accept a JSON array: insist on an object.
     if !is_json_object(&header_json) || !is_json_object(&payload) {
         return Err(Reason::TokenInvalid);

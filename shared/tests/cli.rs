@@ -67,10 +67,26 @@ fn verify_valid_token_with_pem_prints_the_session() {
     let f = files("valid");
     let token = f.key.sign(&session_claims(ISS, AZP, NOW));
     let o = run(
-        &["verify", "--pem", &f.pem, "--publishable-key", PK, "--authorized-party", AZP, "--now-ms", NOW_MS, &token],
+        &[
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "--now-ms",
+            NOW_MS,
+            &token,
+        ],
         None,
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v = stdout_json(&o);
     assert_eq!(v["valid"], true);
     let s = &v["session"];
@@ -87,7 +103,18 @@ fn verify_reads_stdin_and_uses_jwks_and_issuer() {
     let f = files("stdin");
     let token = f.key.sign(&session_claims(ISS, AZP, NOW));
     let o = run(
-        &["verify", "--jwks", &f.jwks, "--issuer", ISS, "--authorized-party", AZP, "--now-ms", NOW_MS, "-"],
+        &[
+            "verify",
+            "--jwks",
+            &f.jwks,
+            "--issuer",
+            ISS,
+            "--authorized-party",
+            AZP,
+            "--now-ms",
+            NOW_MS,
+            "-",
+        ],
         Some(&format!("{token}\n")),
     );
     assert_eq!(o.status.code(), Some(0));
@@ -100,13 +127,32 @@ fn verify_invalid_tokens_exit_1_with_the_reason() {
     let good = session_claims(ISS, AZP, NOW);
     let cases = [
         (f.key.sign(&good), "1800000070000", "token-expired"),
-        (f.key.sign(&json!({"sub": "x"})), NOW_MS, "token-invalid-issuer"),
+        (
+            f.key.sign(&json!({"sub": "x"})),
+            NOW_MS,
+            "token-invalid-issuer",
+        ),
         ("not.a.token".to_owned(), NOW_MS, "token-invalid"),
-        (TestKey::generate("ins_cli").sign(&good), NOW_MS, "token-invalid-signature"),
+        (
+            TestKey::generate("ins_cli").sign(&good),
+            NOW_MS,
+            "token-invalid-signature",
+        ),
     ];
     for (token, now, reason) in cases {
         let o = run(
-            &["verify", "--pem", &f.pem, "--publishable-key", PK, "--authorized-party", AZP, "--now-ms", now, &token],
+            &[
+                "verify",
+                "--pem",
+                &f.pem,
+                "--publishable-key",
+                PK,
+                "--authorized-party",
+                AZP,
+                "--now-ms",
+                now,
+                &token,
+            ],
             None,
         );
         assert_eq!(o.status.code(), Some(1), "{reason}");
@@ -117,14 +163,38 @@ fn verify_invalid_tokens_exit_1_with_the_reason() {
     }
     // --skew-ms widens the window: 9 s after expiry is fine with a 10 s skew.
     let o = run(
-        &["verify", "--pem", &f.pem, "--publishable-key", PK, "--authorized-party", AZP, "--now-ms", "1800000069000", "--skew-ms", "10000", &f.key.sign(&good)],
+        &[
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "--now-ms",
+            "1800000069000",
+            "--skew-ms",
+            "10000",
+            &f.key.sign(&good),
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0));
     // An unknown kid in a JWKS file.
     let other = TestKey::generate("ins_other");
     let o = run(
-        &["verify", "--jwks", &f.jwks, "--publishable-key", PK, "--authorized-party", AZP, "--now-ms", NOW_MS, &other.sign(&good)],
+        &[
+            "verify",
+            "--jwks",
+            &f.jwks,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "--now-ms",
+            NOW_MS,
+            &other.sign(&good),
+        ],
         None,
     );
     assert_eq!(stdout_json(&o)["reason"], "jwk-kid-mismatch");
@@ -132,10 +202,23 @@ fn verify_invalid_tokens_exit_1_with_the_reason() {
     let mut pending = good.clone();
     pending["sts"] = json!("pending");
     let t = f.key.sign(&pending);
-    let base = ["verify", "--pem", &f.pem, "--publishable-key", PK, "--authorized-party", AZP, "--now-ms", NOW_MS];
+    let base = [
+        "verify",
+        "--pem",
+        &f.pem,
+        "--publishable-key",
+        PK,
+        "--authorized-party",
+        AZP,
+        "--now-ms",
+        NOW_MS,
+    ];
     let o = run(&[&base[..], &[t.as_str()]].concat(), None);
     assert_eq!(stdout_json(&o)["reason"], "session-pending");
-    let o = run(&[&base[..], &["--accept-pending", t.as_str()]].concat(), None);
+    let o = run(
+        &[&base[..], &["--accept-pending", t.as_str()]].concat(),
+        None,
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -145,16 +228,74 @@ fn usage_errors_exit_2_with_a_message() {
     for args in [
         vec![],
         vec!["frobnicate"],
-        vec!["verify", "--publishable-key", PK, "--authorized-party", AZP, "t"],
+        vec![
+            "verify",
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "t",
+        ],
         vec!["verify", "--pem", &f.pem, "--authorized-party", AZP, "t"],
         vec!["verify", "--pem", &f.pem, "--publishable-key", PK, "t"],
-        vec!["verify", "--pem", "/nonexistent.pem", "--publishable-key", PK, "--authorized-party", AZP, "t"],
-        vec!["verify", "--pem", &f.pem, "--publishable-key", "pk_live_aW52YWxpZGtleSQ=", "--authorized-party", AZP, "t"],
-        vec!["verify", "--pem", &f.pem, "--jwks", &f.jwks, "--publishable-key", PK, "--authorized-party", AZP, "t"],
-        vec!["verify", "--pem", &f.pem, "--publishable-key", PK, "--authorized-party", "not-an-origin", "t"],
-        vec!["verify", "--api-url", "http://127.0.0.1:9", "--publishable-key", PK, "--authorized-party", AZP, "x.y.z"],
+        vec![
+            "verify",
+            "--pem",
+            "/nonexistent.pem",
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "t",
+        ],
+        vec![
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            "pk_live_aW52YWxpZGtleSQ=",
+            "--authorized-party",
+            AZP,
+            "t",
+        ],
+        vec![
+            "verify",
+            "--pem",
+            &f.pem,
+            "--jwks",
+            &f.jwks,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "t",
+        ],
+        vec![
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            "not-an-origin",
+            "t",
+        ],
+        vec![
+            "verify",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "x.y.z",
+        ],
     ] {
-        let o = bin().args(&args).env_remove("CLERK_SECRET_KEY").output().unwrap();
+        let o = bin()
+            .args(&args)
+            .env_remove("CLERK_SECRET_KEY")
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
         assert!(!o.stderr.is_empty());

@@ -23,9 +23,12 @@ struct Fixture {
 fn fixture() -> Fixture {
     let key = TestKey::generate("ins_test");
     let clock = ManualClock::new((NOW * 1000) as u64);
-    let verifier = Verifier::new(ISS, vec![AZP.to_owned(), "http://localhost:5173".to_owned()])
-        .unwrap()
-        .with_clock(clock.clone());
+    let verifier = Verifier::new(
+        ISS,
+        vec![AZP.to_owned(), "http://localhost:5173".to_owned()],
+    )
+    .unwrap()
+    .with_clock(clock.clone());
     let rsa = key.rsa_key();
     Fixture {
         key,
@@ -72,8 +75,18 @@ fn a_valid_v2_token_gives_its_session() {
     assert_eq!(
         keys,
         [
-            "actor", "authorizedParty", "expiresAt", "factorVerificationAge", "issuedAt",
-            "orgId", "orgPermissions", "orgRole", "orgSlug", "sessionId", "sessionStatus", "userId"
+            "actor",
+            "authorizedParty",
+            "expiresAt",
+            "factorVerificationAge",
+            "issuedAt",
+            "orgId",
+            "orgPermissions",
+            "orgRole",
+            "orgSlug",
+            "sessionId",
+            "sessionStatus",
+            "userId"
         ]
     );
     assert_eq!(json["orgId"], Value::Null);
@@ -98,7 +111,11 @@ fn v2_organization_claims_decode_permissions() {
     assert_eq!(s.org_role.as_deref(), Some("org:admin"));
     assert_eq!(
         s.org_permissions.as_deref().unwrap(),
-        ["org:dashboard:manage", "org:dashboard:read", "org:teams:read"]
+        [
+            "org:dashboard:manage",
+            "org:dashboard:read",
+            "org:teams:read"
+        ]
     );
     assert!(s.has_org_permission("org:teams:read"));
     assert!(!s.has_org_permission("org:teams:manage"));
@@ -122,7 +139,10 @@ fn v1_organization_claims() {
     assert_eq!(s.version, 1);
     assert_eq!(s.org_id.as_deref(), Some("org_9"));
     assert_eq!(s.org_role.as_deref(), Some("org:member"));
-    assert_eq!(s.org_permissions.as_deref().unwrap(), ["org:sys_profile:read"]);
+    assert_eq!(
+        s.org_permissions.as_deref().unwrap(),
+        ["org:sys_profile:read"]
+    );
 }
 
 fn token_of_len(f: &Fixture, target: usize) -> Option<String> {
@@ -175,7 +195,10 @@ fn check_1_structure() {
         format!("{h}.{}.{s}", b64_json(&json!("a string"))),
         format!("{h}.{}.{s}", base64_raw(b"\xff\xfe not utf8")),
         format!("{h}.{}.{s}", base64_raw(b"{\"sub\":\"a\",\"sub\":\"b\"}")),
-        format!("{h}.{}.{s}", base64_raw(format!("{}{}", "[".repeat(200), "]".repeat(200)).as_bytes())),
+        format!(
+            "{h}.{}.{s}",
+            base64_raw(format!("{}{}", "[".repeat(200), "]".repeat(200)).as_bytes())
+        ),
         format!("{h}.{}.{s}", base64_raw(b"{\"a\":1} trailing")),
         format!(" {good}"),
     ];
@@ -183,7 +206,10 @@ fn check_1_structure() {
         assert_eq!(f.reason(t), Reason::TokenInvalid, "{t:.60}");
     }
     if s.contains(['-', '_']) {
-        assert_eq!(f.reason(&format!("{h}.{p}.{sig_std}")), Reason::TokenInvalid);
+        assert_eq!(
+            f.reason(&format!("{h}.{p}.{sig_std}")),
+            Reason::TokenInvalid
+        );
     }
 }
 
@@ -250,7 +276,15 @@ fn check_3_typ_and_crit() {
 #[test]
 fn check_4_algorithm_is_pinned() {
     let f = fixture();
-    for alg in [json!("HS256"), json!("none"), json!("RS384"), json!("rs256"), json!("PS256"), json!(null), json!(256)] {
+    for alg in [
+        json!("HS256"),
+        json!("none"),
+        json!("RS384"),
+        json!("rs256"),
+        json!("PS256"),
+        json!(null),
+        json!(256),
+    ] {
         let t = with_header(&f, |h| {
             h.insert("alg".into(), alg.clone());
         });
@@ -274,14 +308,20 @@ fn check_6_signature_before_claims() {
     assert_eq!(f.reason(&tampered), Reason::TokenInvalidSignature);
     // Another key's signature.
     let other = TestKey::generate("ins_test");
-    assert_eq!(f.reason(&other.sign(&f.claims())), Reason::TokenInvalidSignature);
+    assert_eq!(
+        f.reason(&other.sign(&f.claims())),
+        Reason::TokenInvalidSignature
+    );
     // An expired, wrong-azp token with a bad signature is refused for the signature.
     let mut c = f.claims();
     c["exp"] = json!(1);
     c["azp"] = json!("https://evil.example.com");
     assert_eq!(f.reason(&other.sign(&c)), Reason::TokenInvalidSignature);
     // Empty or truncated signature.
-    assert_eq!(f.reason(&format!("{input}.AAAA")), Reason::TokenInvalidSignature);
+    assert_eq!(
+        f.reason(&format!("{input}.AAAA")),
+        Reason::TokenInvalidSignature
+    );
 }
 
 #[test]
@@ -340,7 +380,11 @@ fn check_9_authorized_party_is_required() {
                 c.insert("azp".into(), v.clone());
             }
         });
-        assert_eq!(f.reason(&t), Reason::TokenInvalidAuthorizedParties, "azp {azp:?}");
+        assert_eq!(
+            f.reason(&t),
+            Reason::TokenInvalidAuthorizedParties,
+            "azp {azp:?}"
+        );
     }
     let t = f.with(|c| {
         c.insert("azp".into(), json!("http://localhost:5173"));
@@ -485,7 +529,10 @@ fn audience_only_when_configured() {
     let f = fixture();
     let t = f.key.sign(&f.claims());
     let v = f.verifier.clone().with_audience("api://x");
-    assert_eq!(v.verify(&t, &f.rsa).unwrap_err(), Reason::TokenVerificationFailed);
+    assert_eq!(
+        v.verify(&t, &f.rsa).unwrap_err(),
+        Reason::TokenVerificationFailed
+    );
     let t = f.with(|c| {
         c.insert("aud".into(), json!(["api://x", "y"]));
     });
@@ -516,10 +563,21 @@ fn pem_keys_of_every_shape() {
     // One-line form with literal \n, as in an environment variable.
     let one_line = pem.trim().replace('\n', "\\n");
     assert!(RsaKey::from_pem(&one_line, None).is_ok());
-    assert!(RsaKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", None).is_err());
+    assert!(
+        RsaKey::from_pem(
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            None
+        )
+        .is_err()
+    );
     assert!(RsaKey::from_pem("", None).is_err());
     let jwk = f.key.jwk();
-    let k = RsaKey::from_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap(), Some("k".into())).unwrap();
+    let k = RsaKey::from_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+        Some("k".into()),
+    )
+    .unwrap();
     assert_eq!(k.bits(), 2048);
     assert!(k.same_key(&f.rsa));
     assert!(format!("{k:?}").contains("bits: 2048"));

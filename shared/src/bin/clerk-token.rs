@@ -99,7 +99,11 @@ fn parse_verify(args: &[String]) -> Result<VerifyArgs, String> {
                 }
             }
             "--issuer" => {
-                if out.issuer.replace(value("--issuer")?.trim_end_matches('/').to_owned()).is_some() {
+                if out
+                    .issuer
+                    .replace(value("--issuer")?.trim_end_matches('/').to_owned())
+                    .is_some()
+                {
                     return Err("give exactly one of --publishable-key, --issuer".into());
                 }
             }
@@ -109,10 +113,18 @@ fn parse_verify(args: &[String]) -> Result<VerifyArgs, String> {
                 out.parties.extend(parsed);
             }
             "--skew-ms" => {
-                out.skew_ms = Some(value("--skew-ms")?.parse().map_err(|_| "--skew-ms: expected milliseconds")?);
+                out.skew_ms = Some(
+                    value("--skew-ms")?
+                        .parse()
+                        .map_err(|_| "--skew-ms: expected milliseconds")?,
+                );
             }
             "--now-ms" => {
-                out.now_ms = Some(value("--now-ms")?.parse().map_err(|_| "--now-ms: expected milliseconds since the epoch")?);
+                out.now_ms = Some(
+                    value("--now-ms")?
+                        .parse()
+                        .map_err(|_| "--now-ms: expected milliseconds since the epoch")?,
+                );
             }
             "--accept-pending" => out.accept_pending = true,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
@@ -219,7 +231,10 @@ fn prepare_remote(url: &str) -> Result<(ClerkBackend, SecretKey), String> {
     Ok((backend, secret))
 }
 
-fn fetch_remote(backend: &ClerkBackend, secret: &SecretKey) -> Result<Result<KeySet, Reason>, String> {
+fn fetch_remote(
+    backend: &ClerkBackend,
+    secret: &SecretKey,
+) -> Result<Result<KeySet, Reason>, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -242,7 +257,9 @@ fn run_decode(args: &[String]) -> ExitCode {
     };
     match decode_unverified(&token) {
         Ok(u) => {
-            print_json(&json!({"verified": u.verified, "warning": "UNVERIFIED: decoded without any check", "header": u.header, "payload": u.payload}));
+            print_json(
+                &json!({"verified": u.verified, "warning": "UNVERIFIED: decoded without any check", "header": u.header, "payload": u.payload}),
+            );
             ExitCode::SUCCESS
         }
         Err(reason) => invalid(reason),

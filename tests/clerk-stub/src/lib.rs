@@ -316,14 +316,18 @@ fn api_router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/v1/jwks", get(jwks))
         .route("/v1/users/{id}", get(user))
-        .fallback(|| async { clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "Not found") })
+        .fallback(|| async {
+            clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "Not found")
+        })
         .with_state(inner)
 }
 
 fn clerk_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
-        axum::Json(json!({"errors": [{"message": message, "long_message": message, "code": code}]})),
+        axum::Json(
+            json!({"errors": [{"message": message, "long_message": message, "code": code}]}),
+        ),
     )
         .into_response()
 }
@@ -363,7 +367,10 @@ async fn fault_response(inner: &Inner) -> Option<Response> {
 
 fn authorized(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
     let expected = format!("Bearer {}", lock(&inner.secret_key));
-    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(v) if v == expected => Ok(()),
         Some(_) => Err(clerk_error(
             StatusCode::UNAUTHORIZED,
@@ -393,7 +400,11 @@ async fn jwks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
     axum::Json(json!({"keys": list})).into_response()
 }
 
-async fn user(State(inner): State<Arc<Inner>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn user(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     inner.user_calls.fetch_add(1, Ordering::SeqCst);
     if let Some(r) = fault_response(&inner).await {
         return r;
@@ -402,13 +413,22 @@ async fn user(State(inner): State<Arc<Inner>>, Path(id): Path<String>, headers: 
         return r;
     }
     if id == "user_ratelimited" {
-        let mut r = clerk_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Too many requests");
-        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
+        let mut r = clerk_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
         return r;
     }
     match lock(&inner.users).get(&id) {
         Some(u) => axum::Json(u.clone()).into_response(),
-        None => clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "User not found"),
+        None => clerk_error(
+            StatusCode::NOT_FOUND,
+            "resource_not_found",
+            "User not found",
+        ),
     }
 }
 
@@ -437,11 +457,23 @@ fn demo_users() -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
     m.insert(
         "user_demoAlice".into(),
-        clerk_user("user_demoAlice", "Alice", "Anders", "alice@example.com", json!({"plan": "pro"})),
+        clerk_user(
+            "user_demoAlice",
+            "Alice",
+            "Anders",
+            "alice@example.com",
+            json!({"plan": "pro"}),
+        ),
     );
     m.insert(
         "user_demoBob".into(),
-        clerk_user("user_demoBob", "Bob", "Baker", "bob@example.com", json!({"role": "admin"})),
+        clerk_user(
+            "user_demoBob",
+            "Bob",
+            "Baker",
+            "bob@example.com",
+            json!({"role": "admin"}),
+        ),
     );
     m
 }
@@ -503,18 +535,38 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
     let now = now_secs() + req.offset_secs.unwrap_or(0);
     let v = req.v.unwrap_or(2);
     let mut c = Map::new();
-    c.insert("azp".into(), json!(req.azp.clone().unwrap_or_else(|| inner.config.default_azp.clone())));
+    c.insert(
+        "azp".into(),
+        json!(
+            req.azp
+                .clone()
+                .unwrap_or_else(|| inner.config.default_azp.clone())
+        ),
+    );
     c.insert("exp".into(), json!(now + req.ttl_secs.unwrap_or(60)));
     c.insert("fva".into(), json!([0, -1]));
     c.insert("iat".into(), json!(now));
     c.insert(
         "iss".into(),
-        json!(req.iss.clone().unwrap_or_else(|| format!("https://{}", inner.config.frontend_api))),
+        json!(
+            req.iss
+                .clone()
+                .unwrap_or_else(|| format!("https://{}", inner.config.frontend_api))
+        ),
     );
     c.insert("nbf".into(), json!(now - 10));
-    c.insert("sid".into(), json!(req.sid.clone().unwrap_or_else(|| format!("sess_demo{now}"))));
-    c.insert("sts".into(), json!(req.sts.clone().unwrap_or_else(|| "active".into())));
-    c.insert("sub".into(), json!(req.sub.clone().unwrap_or_else(|| "user_demoAlice".into())));
+    c.insert(
+        "sid".into(),
+        json!(req.sid.clone().unwrap_or_else(|| format!("sess_demo{now}"))),
+    );
+    c.insert(
+        "sts".into(),
+        json!(req.sts.clone().unwrap_or_else(|| "active".into())),
+    );
+    c.insert(
+        "sub".into(),
+        json!(req.sub.clone().unwrap_or_else(|| "user_demoAlice".into())),
+    );
     if v == 2 {
         c.insert("v".into(), json!(2));
     }
@@ -542,7 +594,11 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
     let keys = lock(&inner.keys);
     let key = match req.key.as_deref() {
         Some("foreign") => keys.foreign.clone(),
-        Some("previous") => keys.previous.last().cloned().unwrap_or_else(|| keys.current.clone()),
+        Some("previous") => keys
+            .previous
+            .last()
+            .cloned()
+            .unwrap_or_else(|| keys.current.clone()),
         _ => keys.current.clone(),
     };
     drop(keys);
@@ -578,7 +634,10 @@ async fn admin_config(State(inner): State<Arc<Inner>>) -> Response {
     .into_response()
 }
 
-async fn admin_mint(State(inner): State<Arc<Inner>>, body: Option<axum::Json<MintRequest>>) -> Response {
+async fn admin_mint(
+    State(inner): State<Arc<Inner>>,
+    body: Option<axum::Json<MintRequest>>,
+) -> Response {
     let req = body.map(|b| b.0).unwrap_or_default();
     let (token, claims, kid) = mint(&inner, &req);
     axum::Json(json!({"token": token, "claims": claims, "kid": kid})).into_response()
@@ -590,7 +649,10 @@ struct RotateRequest {
     keep_kid: bool,
 }
 
-async fn admin_rotate(State(inner): State<Arc<Inner>>, body: Option<axum::Json<RotateRequest>>) -> Response {
+async fn admin_rotate(
+    State(inner): State<Arc<Inner>>,
+    body: Option<axum::Json<RotateRequest>>,
+) -> Response {
     let keep = body.map(|b| b.0.keep_kid).unwrap_or(false);
     axum::Json(json!({"kid": rotate(&inner, keep)})).into_response()
 }
@@ -602,7 +664,10 @@ struct FaultRequest {
     delay_ms: u64,
 }
 
-async fn admin_fault(State(inner): State<Arc<Inner>>, axum::Json(req): axum::Json<FaultRequest>) -> Response {
+async fn admin_fault(
+    State(inner): State<Arc<Inner>>,
+    axum::Json(req): axum::Json<FaultRequest>,
+) -> Response {
     set_fault(&inner, req.mode, req.delay_ms);
     axum::Json(json!({"mode": req.mode, "delayMs": req.delay_ms})).into_response()
 }

@@ -52,7 +52,8 @@ async fn main() -> std::process::ExitCode {
     );
     let term = async {
         #[cfg(unix)]
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
             return;
         }

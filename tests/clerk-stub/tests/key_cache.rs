@@ -47,7 +47,11 @@ async fn rig() -> Rig {
         value: Mutex::new(Ok(stub.secret_key())),
         reads: AtomicU64::new(0),
     });
-    let cache = Arc::new(SecretCache::new(secrets.clone(), Duration::from_secs(300), clock.clone()));
+    let cache = Arc::new(SecretCache::new(
+        secrets.clone(),
+        Duration::from_secs(300),
+        clock.clone(),
+    ));
     let verifier = Verifier::new(stub.issuer(), vec![AZP.into()])
         .unwrap()
         .with_clock(clock.clone());
@@ -73,7 +77,12 @@ impl Rig {
         self.stub.mint(&serde_json::from_value(req).unwrap())
     }
     async fn reason(&self, token: &str) -> Reason {
-        self.auth.authenticate(token).await.unwrap_err().reason().unwrap()
+        self.auth
+            .authenticate(token)
+            .await
+            .unwrap_err()
+            .reason()
+            .unwrap()
     }
     fn advance(&self, d: Duration) {
         self.clock.advance(u64::try_from(d.as_millis()).unwrap());
@@ -100,10 +109,16 @@ async fn set_is_refetched_after_the_ttl() {
     let r = rig().await;
     r.auth.authenticate(&r.token()).await.unwrap();
     r.advance(Duration::from_secs(299));
-    r.auth.authenticate(&r.token_with(json!({"offset_secs": 299}))).await.unwrap();
+    r.auth
+        .authenticate(&r.token_with(json!({"offset_secs": 299})))
+        .await
+        .unwrap();
     assert_eq!(r.stub.jwks_calls(), 1);
     r.advance(Duration::from_secs(2));
-    r.auth.authenticate(&r.token_with(json!({"offset_secs": 301}))).await.unwrap();
+    r.auth
+        .authenticate(&r.token_with(json!({"offset_secs": 301})))
+        .await
+        .unwrap();
     assert_eq!(r.stub.jwks_calls(), 2);
     // The secret (TTL 300 s as well) was read again too.
     assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 2);
@@ -213,13 +228,25 @@ async fn cold_start_with_clerk_down_is_503_then_recovers() {
 
 #[tokio::test]
 async fn bad_answers_are_503_and_redirects_are_not_followed() {
-    for fault in [Fault::Error500, Fault::Garbage, Fault::Oversized, Fault::Redirect] {
+    for fault in [
+        Fault::Error500,
+        Fault::Garbage,
+        Fault::Oversized,
+        Fault::Redirect,
+    ] {
         let r = rig().await;
         r.stub.set_fault(fault, 0);
         let e = r.auth.authenticate(&r.token()).await.unwrap_err();
-        assert!(is_503(&e, Reason::JwkRemoteFailedToLoad), "{fault:?}: {e:?}");
+        assert!(
+            is_503(&e, Reason::JwkRemoteFailedToLoad),
+            "{fault:?}: {e:?}"
+        );
         // 500s and unreadable bodies are retried once; nothing else reached the stand-in.
-        assert!(r.stub.jwks_calls() <= 2, "{fault:?}: {}", r.stub.jwks_calls());
+        assert!(
+            r.stub.jwks_calls() <= 2,
+            "{fault:?}: {}",
+            r.stub.jwks_calls()
+        );
     }
 }
 
@@ -241,7 +268,11 @@ async fn clerk_key_invalid_rereads_the_secret_once() {
     r.stub.set_secret_key("sk_test_rotatedKey123");
     let e = r.auth.authenticate(&r.token()).await.unwrap_err();
     assert!(is_503(&e, Reason::SecretKeyInvalid), "{e:?}");
-    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 2, "one forced re-read");
+    assert_eq!(
+        r.secrets.reads.load(Ordering::SeqCst),
+        2,
+        "one forced re-read"
+    );
     // Secrets Manager now holds the new key: the next forced re-read (after the cool-down) uses it.
     *r.secrets.value.lock().unwrap() = Ok("sk_test_rotatedKey123".into());
     r.advance(Duration::from_secs(31));
@@ -274,7 +305,8 @@ async fn secret_unavailable_is_503_and_a_cached_secret_keeps_serving() {
 #[tokio::test]
 async fn json_secret_with_a_pem_verifies_networkless() {
     let r = rig().await;
-    let secret = json!({"CLERK_SECRET_KEY": r.stub.secret_key(), "CLERK_JWT_KEY": r.stub.public_pem()});
+    let secret =
+        json!({"CLERK_SECRET_KEY": r.stub.secret_key(), "CLERK_JWT_KEY": r.stub.public_pem()});
     *r.secrets.value.lock().unwrap() = Ok(secret.to_string());
     r.auth.authenticate(&r.token()).await.unwrap();
     assert_eq!(r.stub.jwks_calls(), 0, "no key set call with a PEM");

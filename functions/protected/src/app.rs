@@ -1,0 +1,158 @@
+//! Routes of the protected function, and the long-lived clients they borrow.
+
+use std::sync::Arc;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::auth::{Authenticator, secret_error};
+use shared::clerk_api::{ClerkApiError, ClerkBackend, UserDirectory, UserProfile};
+use shared::clock::{self, Clock};
+use shared::config::{Config, ConfigError};
+use shared::error::DEFAULT_RETRY_AFTER;
+use shared::http::{ApiError, authenticate, get_only, json, path, respond};
+use shared::secret::{AwsSecretSource, SecretCache, SecretSource};
+use shared::session::Session;
+
+use crate::profile_cache::ProfileCache;
+
+/// Everything a request needs, built once per container.
+#[derive(Debug)]
+pub struct App {
+    auth: Authenticator,
+    secrets: Arc<SecretCache>,
+    users: Arc<dyn UserDirectory>,
+    profiles: ProfileCache,
+}
+
+impl App {
+    /// Production wiring: Secrets Manager through the AWS SDK, Clerk's Backend API over HTTPS.
+    pub async fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let secret_id = config.require_secret_id()?;
+        let source: Arc<dyn SecretSource> = Arc::new(AwsSecretSource::from_env(secret_id).await);
+        let backend = Arc::new(
+            ClerkBackend::new(config.api_url.clone())
+                .map_err(|e| ConfigError::new("CLERK_API_URL", e.to_string()))?,
+        );
+        Self::new(config, source, backend.clone(), backend, clock::system())
+    }
+
+    /// Wiring with any secret source, key fetcher, user directory and clock (tests).
+    pub fn new(
+        config: &Config,
+        source: Arc<dyn SecretSource>,
+        fetcher: Arc<dyn shared::clerk_api::KeyFetcher>,
+        users: Arc<dyn UserDirectory>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let secrets = Arc::new(SecretCache::new(source, config.secret_ttl, clock.clone()));
+        let auth =
+            Authenticator::from_config(config, Some(secrets.clone()), fetcher, clock.clone())?;
+        Ok(Self {
+            auth,
+            secrets,
+            users,
+            profiles: ProfileCache::new(clock),
+        })
+    }
+
+    /// Init phase: read the secret and the key set now, so the first request is fast. Failures
+    /// are logged and retried by the next request.
+    pub async fn warm(&self) {
+        if let Err(e) = self.secrets.get().await {
+            tracing::warn!(error = %e, "could not read the secret during init; requests will retry");
+        }
+        if let Err(e) = self.auth.warm().await {
+            tracing::warn!(error = %e, "could not load the key set during init; requests will retry");
+        }
+    }
+
+    pub async fn handle(&self, req: &Request) -> Response<Body> {
+        let route = path(req).to_owned();
+        let mut user_id = None;
+        let result = match route.as_str() {
+            "/api/protected" => match get_only(req) {
+                Ok(()) => self.protected(req, &mut user_id).await,
+                Err(e) => Err(e),
+            },
+            "/api/me" => match get_only(req) {
+                Ok(()) => self.me(req, &mut user_id).await,
+                Err(e) => Err(e),
+            },
+            _ => Err(ApiError::RouteNotFound),
+        };
+        respond(req, &route, result, user_id.as_deref())
+    }
+
+    async fn session(
+        &self,
+        req: &Request,
+        user_id: &mut Option<String>,
+    ) -> Result<Session, ApiError> {
+        let session = authenticate(&self.auth, req).await?;
+        *user_id = Some(session.user_id.clone());
+        Ok(session)
+    }
+
+    async fn protected(
+        &self,
+        req: &Request,
+        user_id: &mut Option<String>,
+    ) -> Result<Response<Body>, ApiError> {
+        let session = self.session(req, user_id).await?;
+        Ok(json(StatusCode::OK, &session))
+    }
+
+    async fn me(
+        &self,
+        req: &Request,
+        user_id: &mut Option<String>,
+    ) -> Result<Response<Body>, ApiError> {
+        let session = self.session(req, user_id).await?;
+        if let Some(profile) = self.profiles.get(&session.user_id) {
+            return Ok(json(StatusCode::OK, &*profile));
+        }
+        let profile = Arc::new(self.fetch_profile(&session.user_id).await?);
+        self.profiles.put(profile.clone());
+        Ok(json(StatusCode::OK, &*profile))
+    }
+
+    async fn fetch_profile(&self, user_id: &str) -> Result<UserProfile, ApiError> {
+        let secret = self
+            .secrets
+            .get()
+            .await
+            .map_err(|e| ApiError::Auth(secret_error(e)))?;
+        let result = match self.users.get_user(&secret.secret_key, user_id).await {
+            Err(ClerkApiError::SecretKeyInvalid) => match self
+                .secrets
+                .reread_after_rejection(&secret.secret_key)
+                .await
+            {
+                Some(newer) => self.users.get_user(&newer.secret_key, user_id).await,
+                None => Err(ClerkApiError::SecretKeyInvalid),
+            },
+            other => other,
+        };
+        result.map_err(|e| match e {
+            ClerkApiError::NotFound => {
+                self.profiles.remove(user_id);
+                ApiError::UserNotFound
+            }
+            ClerkApiError::RateLimited { retry_after } => ApiError::Unavailable {
+                reason: "clerk-rate-limited",
+                retry_after,
+                detail: "Clerk answered 429 for GET /v1/users".into(),
+            },
+            ClerkApiError::SecretKeyInvalid => ApiError::Unavailable {
+                reason: "secret-key-invalid",
+                retry_after: DEFAULT_RETRY_AFTER,
+                detail: "Clerk rejected the secret key for GET /v1/users".into(),
+            },
+            other => ApiError::Unavailable {
+                reason: "clerk-unavailable",
+                retry_after: DEFAULT_RETRY_AFTER,
+                detail: other.to_string(),
+            },
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! The handlers, called directly with API Gateway v2 events, against the Clerk stand-in (a real
+//! HTTP server in-process) and a counting secret source.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
+use serde_json::{Value, json};
+use shared::clerk_api::ClerkBackend;
+use shared::clock::{Clock, ManualClock, SystemClock};
+use shared::config::Config;
+use shared::secret::{SecretError, SecretSource};
+use shared::testing::{apigw_v2_request, json_body};
+
+use crate::app::App;
+
+#[derive(Debug)]
+struct Secrets {
+    value: Mutex<Result<String, SecretError>>,
+    reads: AtomicU64,
+}
+
+#[async_trait]
+impl SecretSource for Secrets {
+    async fn fetch(&self) -> Result<String, SecretError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.value.lock().unwrap().clone()
+    }
+}
+
+struct Rig {
+    stub: Stub,
+    app: App,
+    secrets: Arc<Secrets>,
+    _clock: Arc<ManualClock>,
+}
+
+async fn rig() -> Rig {
+    let stub = Stub::start(StubConfig::default()).await.unwrap();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("CLERK_PUBLISHABLE_KEY", stub.publishable_key()),
+        ("CLERK_AUTHORIZED_PARTIES", "http://localhost:5173".into()),
+        ("CLERK_SECRET_ID", "clerk/secret".into()),
+        ("CLERK_API_URL", stub.api_url()),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let secrets = Arc::new(Secrets {
+        value: Mutex::new(Ok(stub.secret_key())),
+        reads: AtomicU64::new(0),
+    });
+    let backend = Arc::new(ClerkBackend::new(stub.api_url()).unwrap());
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let app = App::new(
+        &config,
+        secrets.clone(),
+        backend.clone(),
+        backend,
+        clock.clone(),
+    )
+    .unwrap();
+    Rig {
+        stub,
+        app,
+        secrets,
+        _clock: clock,
+    }
+}
+
+impl Rig {
+    async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, Value, lambda_http::Response<lambda_http::Body>) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let resp = self
+            .app
+            .handle(&apigw_v2_request("GET", path, &headers))
+            .await;
+        (resp.status().as_u16(), json_body(&resp), resp)
+    }
+    fn mint(&self, req: Value) -> String {
+        self.stub
+            .mint(&serde_json::from_value::<MintRequest>(req).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn protected_returns_the_verified_session() {
+    let r = rig().await;
+    let t = r.mint(json!({"sub": "user_demoBob", "org": {"id": "org_1", "slug": "acme", "role": "admin", "fea": "o:dash", "per": "read,manage", "fpm": "1"}}));
+    let (status, body, resp) = r.get("/api/protected", Some(&t)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["userId"], "user_demoBob");
+    assert!(body["sessionId"].as_str().unwrap().starts_with("sess_"));
+    assert_eq!(body["sessionStatus"], "active");
+    assert_eq!(body["orgId"], "org_1");
+    assert_eq!(body["orgRole"], "org:admin");
+    assert_eq!(body["orgPermissions"], json!(["org:dash:read"]));
+    assert!(body["issuedAt"].is_i64() && body["expiresAt"].is_i64());
+    assert_eq!(body["actor"], Value::Null);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn protected_refuses_bad_tokens_with_their_reason() {
+    let r = rig().await;
+    let (status, body, resp) = r.get("/api/protected", None).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("session-token-missing"))
+    );
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    for (req, reason) in [
+        (json!({"offset_secs": -120}), "token-expired"),
+        (
+            json!({"azp": "https://evil.example.com"}),
+            "token-invalid-authorized-parties",
+        ),
+        (
+            json!({"iss": "https://other.clerk.accounts.dev"}),
+            "token-invalid-issuer",
+        ),
+        (json!({"sts": "pending"}), "session-pending"),
+        (json!({"key": "foreign"}), "token-invalid-signature"),
+        (
+            json!({"header": {"alg": "HS256"}}),
+            "token-invalid-algorithm",
+        ),
+    ] {
+        let (status, body, resp) = r.get("/api/protected", Some(&r.mint(req.clone()))).await;
+        assert_eq!(status, 401, "{req}");
+        assert_eq!(body["reason"], reason, "{req}");
+        assert_eq!(body["error"], "unauthorized");
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\""
+        );
+    }
+    let (status, body, _) = r.get("/api/protected", Some("garbage")).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("token-invalid"))
+    );
+}
+
+#[tokio::test]
+async fn warm_requests_make_no_network_calls() {
+    let r = rig().await;
+    r.app.warm().await;
+    assert_eq!(
+        (r.stub.jwks_calls(), r.secrets.reads.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+    let t = r.mint(json!({}));
+    for _ in 0..25 {
+        assert_eq!(r.get("/api/protected", Some(&t)).await.0, 200);
+    }
+    assert_eq!(
+        (r.stub.jwks_calls(), r.secrets.reads.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn me_returns_the_whitelisted_profile_and_caches_it() {
+    let r = rig().await;
+    let t = r.mint(json!({"sub": "user_demoAlice"}));
+    let (status, body, _) = r.get("/api/me", Some(&t)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({
+            "id": "user_demoAlice",
+            "firstName": "Alice",
+            "lastName": "Anders",
+            "username": "alice",
+            "imageUrl": "https://img.clerk.com/demo/alice.png",
+            "primaryEmail": "alice@example.com",
+            "publicMetadata": {"plan": "pro"},
+        })
+    );
+    assert!(!body.to_string().contains("PRIVATE"));
+    for _ in 0..3 {
+        assert_eq!(r.get("/api/me", Some(&t)).await.0, 200);
+    }
+    assert_eq!(r.stub.user_calls(), 1, "profile served from the cache");
+}
+
+#[tokio::test]
+async fn me_maps_clerk_answers() {
+    let r = rig().await;
+    let (status, body, _) = r
+        .get("/api/me", Some(&r.mint(json!({"sub": "user_gone"}))))
+        .await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (404, Some("user-not-found"))
+    );
+    let (status, body, resp) = r
+        .get("/api/me", Some(&r.mint(json!({"sub": "user_ratelimited"}))))
+        .await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (503, Some("clerk-rate-limited"))
+    );
+    assert_eq!(resp.headers()["retry-after"], "7");
+    let (status, _, _) = r.get("/api/me", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(r.stub.user_calls(), 2);
+}
+
+#[tokio::test]
+async fn outages_are_503_never_401() {
+    let r = rig().await;
+    r.stub.set_fault(Fault::Down, 0);
+    let t = r.mint(json!({}));
+    let (status, body, resp) = r.get("/api/protected", Some(&t)).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (503, Some("jwk-remote-failed-to-load"))
+    );
+    assert_eq!(body["error"], "service_unavailable");
+    assert_eq!(resp.headers()["retry-after"], "2");
+    // Secrets Manager throttling on a cold container.
+    let r = rig().await;
+    *r.secrets.value.lock().unwrap() = Err(SecretError::Transient("ThrottlingException".into()));
+    let (status, body, _) = r.get("/api/protected", Some(&r.mint(json!({})))).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (503, Some("secret-unavailable"))
+    );
+    // A deleted secret is a 500 with a generic body.
+    let r = rig().await;
+    *r.secrets.value.lock().unwrap() = Err(SecretError::NotFound("clerk/secret".into()));
+    let (status, body, _) = r.get("/api/protected", Some(&r.mint(json!({})))).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body,
+        json!({"error": "internal_error", "reason": "internal", "message": "Internal server error."})
+    );
+}
+
+#[tokio::test]
+async fn routes_and_methods() {
+    let r = rig().await;
+    let resp = r
+        .app
+        .handle(&apigw_v2_request("POST", "/api/protected", &[]))
+        .await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD");
+    let (status, body, _) = r.get("/api/unknown", None).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (404, Some("route-not-found"))
+    );
+}
