@@ -92,6 +92,8 @@ struct Inner {
     jwks_calls: AtomicU64,
     user_calls: AtomicU64,
     api: Mutex<ApiListener>,
+    /// The runtime the listeners run on (faults may be switched from outside it).
+    runtime: tokio::runtime::Handle,
 }
 
 struct ApiListener {
@@ -164,6 +166,7 @@ impl Stub {
                 conns: Arc::new(Mutex::new(Vec::new())),
             }),
             config,
+            runtime: tokio::runtime::Handle::current(),
         });
         spawn_api(&inner, api_listener);
         let admin_addr = admin_listener.local_addr()?;
@@ -255,6 +258,7 @@ async fn serve(listener: TcpListener, router: Router, conns: Option<Arc<Mutex<Ve
 }
 
 fn set_fault(inner: &Arc<Inner>, fault: Fault, delay_ms: u64) {
+    let _runtime = inner.runtime.enter();
     let previous = {
         let mut f = lock(&inner.fault);
         let prev = f.0;

@@ -1,1 +1,376 @@
-//! End-to-end tests live in tests/.
+//! The local stack for end-to-end tests: moto's Secrets Manager (behind a counting proxy), the
+//! Clerk stand-in, and the functions under `cargo lambda watch`. Every process is started on a
+//! free loopback port and stopped (with its process group) when its guard drops.
+
+#![allow(
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A tool from the project's venv (`make setup`), else from PATH.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = root().join(".venv/bin").join(name);
+    if venv.exists() {
+        return venv;
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} not found: run `make setup` (or `make test`, which runs it)")
+    })
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after {timeout:?}");
+}
+
+/// A child process in its own process group, stopped with SIGINT (then SIGKILL) on drop.
+#[derive(Debug)]
+pub struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &'static str, cmd: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self { name, child }
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-INT", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &group])
+                    .stderr(Stdio::null())
+                    .status();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} did not stop on SIGINT; killing", self.name);
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto's Secrets Manager server.
+#[derive(Debug)]
+pub struct Moto {
+    pub port: u16,
+    _proc: Proc,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let proc = Proc::spawn(
+            "moto_server",
+            Command::new(tool("moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_for_port(port, Duration::from_secs(30));
+        Self { port, _proc: proc }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Calls a Secrets Manager action (moto does not check signatures).
+    pub fn call(&self, action: &str, body: &Value) -> (u16, Value) {
+        let resp = reqwest::blocking::Client::new()
+            .post(self.url())
+            .header("X-Amz-Target", format!("secretsmanager.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261129/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(Value::Null))
+    }
+
+    pub fn create_secret(&self, name: &str, value: &str) {
+        let (status, body) = self.call(
+            "CreateSecret",
+            &json!({"Name": name, "SecretString": value}),
+        );
+        assert_eq!(status, 200, "CreateSecret: {body}");
+    }
+
+    pub fn put_secret(&self, name: &str, value: &str) {
+        let (status, body) = self.call(
+            "PutSecretValue",
+            &json!({"SecretId": name, "SecretString": value}),
+        );
+        assert_eq!(status, 200, "PutSecretValue: {body}");
+    }
+
+    pub fn delete_secret(&self, name: &str) {
+        let (status, body) = self.call(
+            "DeleteSecret",
+            &json!({"SecretId": name, "ForceDeleteWithoutRecovery": true}),
+        );
+        assert_eq!(status, 200, "DeleteSecret: {body}");
+    }
+}
+
+/// A TCP proxy in front of Secrets Manager that counts `GetSecretValue` requests and can play
+/// "down" (connections refused at once).
+#[derive(Debug)]
+pub struct CountingProxy {
+    pub port: u16,
+    pub get_secret_value: Arc<AtomicU64>,
+    down: Arc<AtomicBool>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl CountingProxy {
+    pub fn start(upstream: u16) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let (c, d) = (count.clone(), down.clone());
+        rt.spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if d.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = async {
+                        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                            let hits = text
+                                .matches("x-amz-target: secretsmanager.getsecretvalue")
+                                .count();
+                            c.fetch_add(hits as u64, Ordering::SeqCst);
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = sw.shutdown().await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        Self {
+            port,
+            get_secret_value: count,
+            down,
+            _rt: rt,
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.get_secret_value.load(Ordering::SeqCst)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+/// `cargo lambda watch` serving both functions at their API Gateway paths.
+#[derive(Debug)]
+pub struct Watch {
+    pub port: u16,
+    pub log: PathBuf,
+    _proc: Proc,
+}
+
+impl Watch {
+    pub fn start(env: &[(&str, String)], log: PathBuf) -> Self {
+        let port = free_port();
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut cmd = Command::new(tool("cargo-lambda"));
+        cmd.current_dir(root())
+            .args([
+                "lambda",
+                "watch",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+                "--ignore-changes",
+            ])
+            .env("PATH", path_with_venv())
+            .stdout(out)
+            .stderr(err);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let proc = Proc::spawn("cargo lambda watch", &mut cmd);
+        wait_for_port(port, Duration::from_secs(60));
+        let w = Self {
+            port,
+            log,
+            _proc: proc,
+        };
+        // First invocations compile (or at least start) the functions.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Ok(r) = reqwest::blocking::get(w.url("/api/health"))
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch never answered /api/health; see {}",
+                w.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        w
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Lines of the functions' JSON logs.
+    pub fn json_log_lines(&self) -> Vec<Value> {
+        BufReader::new(std::fs::File::open(&self.log).unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| l.find('{').and_then(|i| serde_json::from_str(&l[i..]).ok()))
+            .collect()
+    }
+}
+
+/// PATH with the venv first (cargo lambda finds zig there).
+pub fn path_with_venv() -> String {
+    let venv = root().join(".venv/bin");
+    format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// An HTTP answer: status, headers, JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+pub fn get(url: &str, token: Option<&str>) -> Answer {
+    request("GET", url, token)
+}
+
+pub fn request(method: &str, url: &str, token: Option<&str>) -> Answer {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut req = client.request(method.parse().unwrap(), url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.json().unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}

@@ -1,0 +1,274 @@
+//! End to end through `cargo lambda watch` (the real runtime emulation), with moto's Secrets
+//! Manager and the Clerk stand-in: every route, every status, counts of the calls that reached
+//! Clerk and Secrets Manager, rotation, an outage and its recovery, and the logs of the whole run.
+
+use std::time::Duration;
+
+use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
+use e2e::{CountingProxy, Moto, Watch, get, request};
+use serde_json::{Value, json};
+
+const SECRET_ID: &str = "clerk/e2e";
+const AZP: &str = "http://localhost:5173";
+
+struct Stack {
+    stub: Stub,
+    proxy: CountingProxy,
+    moto: Moto,
+    watch: Watch,
+    _rt: tokio::runtime::Runtime,
+    minted: std::sync::Mutex<Vec<String>>,
+}
+
+impl Stack {
+    fn start() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let stub = rt.block_on(Stub::start(StubConfig::default())).unwrap();
+        let moto = Moto::start();
+        moto.create_secret(SECRET_ID, &stub.secret_key());
+        let proxy = CountingProxy::start(moto.port);
+        let log = std::env::temp_dir().join(format!("e2e-watch-{}.log", std::process::id()));
+        let env = vec![
+            ("CLERK_PUBLISHABLE_KEY", stub.publishable_key()),
+            ("CLERK_AUTHORIZED_PARTIES", AZP.to_owned()),
+            ("CLERK_SECRET_ID", SECRET_ID.to_owned()),
+            ("CLERK_API_URL", stub.api_url()),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", proxy.port),
+            ),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+            // A short cool-down, so that rotation after the forged-token step needs no long wait.
+            ("CLERK_JWKS_COOLDOWN_SECS", "2".to_owned()),
+        ];
+        // Clerk is down when the protected function starts (its first request).
+        stub.set_fault(Fault::Down, 0);
+        let watch = Watch::start(&env, log);
+        Self {
+            stub,
+            proxy,
+            moto,
+            watch,
+            _rt: rt,
+            minted: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn mint(&self, req: Value) -> String {
+        let t = self
+            .stub
+            .mint(&serde_json::from_value::<MintRequest>(req).unwrap());
+        self.minted.lock().unwrap().push(t.clone());
+        t
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> e2e::Answer {
+        get(&self.watch.url(path), token)
+    }
+}
+
+fn step(name: &str) {
+    eprintln!("e2e: {name}");
+}
+
+#[test]
+fn end_to_end() {
+    let s = Stack::start();
+
+    step("Clerk down at cold start: 503 with Retry-After, never 401");
+    let t = s.mint(json!({}));
+    let a = s.get("/api/protected", Some(&t));
+    assert_eq!(a.status, 503, "{:?}", a.body);
+    assert_eq!(a.body["reason"], "jwk-remote-failed-to-load");
+    assert!(a.headers.contains_key("retry-after"));
+
+    step("Clerk back: the next request recovers, no restart needed");
+    s.stub.set_fault(Fault::None, 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let a = s.get("/api/protected", Some(&t));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["userId"], "user_demoAlice");
+    assert_eq!(a.body["authorizedParty"], AZP);
+
+    step("public routes");
+    let a = s.get("/api/health", None);
+    assert_eq!((a.status, a.body["status"].as_str()), (200, Some("ok")));
+    assert_eq!(a.body["version"], env!("CARGO_PKG_VERSION"));
+    let a = s.get("/api/public", Some("whatever"));
+    assert_eq!((a.status, &a.body["public"]), (200, &json!(true)));
+    let a = s.get("/api/nope", None);
+    assert_eq!(
+        (a.status, a.body["reason"].as_str()),
+        (404, Some("route-not-found"))
+    );
+    let a = request("POST", &s.watch.url("/api/protected"), Some(&t));
+    assert_eq!(a.status, 405);
+    assert_eq!(a.headers["allow"], "GET, HEAD");
+
+    step("/api/me: the whitelisted profile");
+    let a = s.get("/api/me", Some(&t));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["primaryEmail"], "alice@example.com");
+    assert!(a.body.get("privateMetadata").is_none() && !a.body.to_string().contains("PRIVATE"));
+    let a = s.get("/api/me", Some(&s.mint(json!({"sub": "user_gone"}))));
+    assert_eq!(
+        (a.status, a.body["reason"].as_str()),
+        (404, Some("user-not-found"))
+    );
+    let a = s.get("/api/me", Some(&s.mint(json!({"sub": "user_ratelimited"}))));
+    assert_eq!(
+        (a.status, a.body["reason"].as_str()),
+        (503, Some("clerk-rate-limited"))
+    );
+    assert_eq!(a.headers["retry-after"], "7");
+
+    step("refused tokens, each with its reason");
+    let good = s.mint(json!({}));
+    let (head, rest) = good.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let forged_payload = e2e_b64(
+        &json!({"sub": "user_admin", "sid": "sess_x", "iss": s.stub.issuer(), "azp": AZP, "exp": 4_000_000_000_u64}),
+    );
+    let tampered = format!("{head}.{forged_payload}.{sig}");
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "session-token-missing"),
+        (Some(tampered), "token-invalid-signature"),
+        (Some(s.mint(json!({"offset_secs": -300}))), "token-expired"),
+        (
+            Some(s.mint(json!({"iss": "https://someone-else.clerk.accounts.dev"}))),
+            "token-invalid-issuer",
+        ),
+        (
+            Some(s.mint(json!({"azp": "https://evil.example.com"}))),
+            "token-invalid-authorized-parties",
+        ),
+        (
+            Some(s.mint(json!({"claims": {"azp": null}}))),
+            "token-invalid-authorized-parties",
+        ),
+        (Some(s.mint(json!({"sts": "pending"}))), "session-pending"),
+        (
+            Some(s.mint(json!({"header": {"alg": "none"}}))),
+            "token-invalid-algorithm",
+        ),
+        (
+            Some(s.mint(json!({"key": "foreign"}))),
+            "token-invalid-signature",
+        ),
+        (Some("not-a-jwt".into()), "token-invalid"),
+        (Some(format!("{head}.{rest}.extra")), "token-invalid"),
+    ];
+    for (token, reason) in &cases {
+        let a = s.get("/api/protected", token.as_deref());
+        assert_eq!(a.status, 401, "{reason}: {:?}", a.body);
+        assert_eq!(a.body["reason"], *reason);
+        let www = a.headers["www-authenticate"].to_str().unwrap();
+        assert!(www.starts_with("Bearer"), "{www}");
+    }
+
+    step("warm requests make no call to Clerk or Secrets Manager");
+    let (jwks0, users0, secrets0) = (s.stub.jwks_calls(), s.stub.user_calls(), s.proxy.count());
+    assert!(secrets0 >= 1, "the secret was read through the proxy");
+    for _ in 0..20 {
+        assert_eq!(s.get("/api/protected", Some(&good)).status, 200);
+        assert_eq!(s.get("/api/me", Some(&t)).status, 200);
+    }
+    assert_eq!(
+        (s.stub.jwks_calls(), s.stub.user_calls(), s.proxy.count()),
+        (jwks0, users0, secrets0),
+        "warm path: zero network calls"
+    );
+
+    step("Secrets Manager down while warm: cached secret and keys keep serving");
+    s.proxy.set_down(true);
+    assert_eq!(s.get("/api/protected", Some(&good)).status, 200);
+    s.proxy.set_down(false);
+
+    step("Clerk key rotation (new kid) is picked up with one key set fetch");
+    // The forged token above (same kid, bad signature) used the refetch of this cool-down.
+    std::thread::sleep(Duration::from_millis(2100));
+    let jwks0 = s.stub.jwks_calls();
+    s.stub.rotate(false);
+    let rotated = s.mint(json!({}));
+    let a = s.get("/api/protected", Some(&rotated));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(s.stub.jwks_calls(), jwks0 + 1);
+    // Tokens from the previous key keep working while Clerk publishes it.
+    assert_eq!(s.get("/api/protected", Some(&good)).status, 200);
+
+    step("Clerk down while warm: the fresh key set keeps serving");
+    s.stub.set_fault(Fault::Down, 0);
+    assert_eq!(s.get("/api/protected", Some(&rotated)).status, 200);
+    s.stub.set_fault(Fault::None, 0);
+
+    step("logs: structured, with ids and reasons, never a secret or a token");
+    // Give the runtime a moment to flush the last lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let text = s.watch.log_text();
+    let secret = s.stub.secret_key();
+    assert!(
+        !text.contains(&secret),
+        "the secret key appears in the logs"
+    );
+    for token in s.minted.lock().unwrap().iter() {
+        let sig = token.rsplit('.').next().unwrap();
+        assert!(
+            !text.contains(token.as_str()),
+            "a token appears in the logs"
+        );
+        assert!(!text.contains(sig), "a signature appears in the logs");
+    }
+    let lines = s.watch.json_log_lines();
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert!(
+        requests.len() >= 60,
+        "one log line per request: {}",
+        requests.len()
+    );
+    let expired = requests
+        .iter()
+        .find(|l| l["fields"]["reason"] == "token-expired")
+        .expect("a request line with reason token-expired");
+    assert_eq!(expired["fields"]["status"], 401);
+    assert_eq!(expired["fields"]["route"], "/api/protected");
+    assert!(
+        expired["fields"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|l| l["fields"]["user_id"] == "user_demoAlice" && l["fields"]["status"] == 200)
+    );
+    let _ = &s.moto;
+}
+
+fn e2e_b64(v: &Value) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = v.to_string().into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
