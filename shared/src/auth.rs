@@ -25,7 +25,7 @@ enum KeySource {
     /// Networkless: `CLERK_JWT_KEY`.
     Pem(Arc<RsaKey>),
     /// The Backend API key set (or the secret's own `CLERK_JWT_KEY`).
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 impl fmt::Debug for KeySource {
@@ -62,11 +62,11 @@ impl Authenticator {
         let cache = KeyCache::new(settings, verifier.clock().clone());
         Self {
             verifier,
-            source: KeySource::Remote(Remote {
+            source: KeySource::Remote(Box::new(Remote {
                 secrets,
                 fetcher,
                 cache,
-            }),
+            })),
         }
     }
 

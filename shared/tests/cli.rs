@@ -1,5 +1,7 @@
 //! `clerk-token` as a process: output, exit status, standard input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 

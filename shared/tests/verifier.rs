@@ -1,5 +1,7 @@
 //! Every check of the contract, both sides of every boundary, every reason code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use serde_json::{Value, json};

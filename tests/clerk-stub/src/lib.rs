@@ -369,19 +369,20 @@ async fn fault_response(inner: &Inner) -> Option<Response> {
     }
 }
 
-fn authorized(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+/// `None` when the bearer secret is right, else Clerk's 401.
+fn unauthorized(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bearer {}", lock(&inner.secret_key));
     match headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        Some(v) if v == expected => Ok(()),
-        Some(_) => Err(clerk_error(
+        Some(v) if v == expected => None,
+        Some(_) => Some(clerk_error(
             StatusCode::UNAUTHORIZED,
             "clerk_key_invalid",
             "The provided Clerk Secret Key is invalid.",
         )),
-        None => Err(clerk_error(
+        None => Some(clerk_error(
             StatusCode::UNAUTHORIZED,
             "authentication_invalid",
             "No secret key was provided.",
@@ -394,7 +395,7 @@ async fn jwks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
     if let Some(r) = fault_response(&inner).await {
         return r;
     }
-    if let Err(r) = authorized(&inner, &headers) {
+    if let Some(r) = unauthorized(&inner, &headers) {
         return r;
     }
     let keys = lock(&inner.keys);
@@ -413,7 +414,7 @@ async fn user(
     if let Some(r) = fault_response(&inner).await {
         return r;
     }
-    if let Err(r) = authorized(&inner, &headers) {
+    if let Some(r) = unauthorized(&inner, &headers) {
         return r;
     }
     if id == "user_ratelimited" {

@@ -1,6 +1,8 @@
 //! The key cache and the secret cache against a real local HTTP server (the stand-in), counting
 //! the requests that reach it. Time is a manual clock: no sleeping for TTLs or cool-downs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! Manager and the Clerk stand-in: every route, every status, counts of the calls that reached
 //! Clerk and Secrets Manager, rotation, an outage and its recovery, and the logs of the whole run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use clerk_stub::{Fault, MintRequest, Stub, StubConfig};

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The local run: moto's Secrets Manager (with the secret stored), the Clerk stand-in (or real
+# Clerk keys from .env), both functions under `cargo lambda watch`, and the sign-in site when it
+# exists. Prints the URLs and a ready-to-paste curl; Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+./scripts/setup.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+
+API_PORT=${API_PORT:-9000}
+MOTO_PORT=${MOTO_PORT:-5055}
+STUB_PORT=${STUB_PORT:-8090}
+STUB_ADMIN_PORT=${STUB_ADMIN_PORT:-8091}
+SITE_PORT=${SITE_PORT:-5173}
+SITE_ORIGIN="http://localhost:$SITE_PORT"
+RUN=.run
+mkdir -p "$RUN"
+
+port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  local port=$1 what=$2 i
+  for i in $(seq 1 600); do port_taken "$port" && return 0; sleep 0.1; done
+  echo "dev: $what did not start on port $port; see $RUN/" >&2; exit 1
+}
+
+# Real Clerk keys, when a .env gives them.
+if [ -f .env ]; then set -a; . ./.env; set +a; fi
+if [ -n "${CLERK_PUBLISHABLE_KEY:-}" ] && [ -n "${CLERK_SECRET_KEY:-}" ]; then MODE=clerk; else MODE=demo; fi
+
+ports="API_PORT=$API_PORT MOTO_PORT=$MOTO_PORT"
+[ "$MODE" = demo ] && ports="$ports STUB_PORT=$STUB_PORT STUB_ADMIN_PORT=$STUB_ADMIN_PORT"
+[ -f static-site/package.json ] && ports="$ports SITE_PORT=$SITE_PORT"
+for kv in $ports; do
+  if port_taken "${kv#*=}"; then
+    echo "dev: port ${kv#*=} is taken (${kv%%=*}). Stop what uses it, or run e.g. ${kv%%=*}=$(( ${kv#*=} + 100 )) make dev" >&2
+    exit 1
+  fi
+done
+
+echo "dev: building (first time: a few minutes)"
+cargo build -q -p public -p protected -p clerk-stub
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${PIDS[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
+  sleep 0.5
+  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  echo; echo "dev: stopped"
+}
+trap cleanup INT TERM EXIT
+start() { # name, command...: in its own process group, output to .run/<name>.log
+  local name=$1; shift
+  setsid "$@" >"$RUN/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+wait_port "$MOTO_PORT" "moto_server"
+
+if [ "$MODE" = demo ]; then
+  CLERK_SECRET_KEY=sk_test_demoStandInKey0000000000000000000000
+  start clerk-stub "$ROOT/target/debug/clerk-stub" --port "$STUB_PORT" --admin-port "$STUB_ADMIN_PORT" \
+    --secret-key "$CLERK_SECRET_KEY" --authorized-party "$SITE_ORIGIN"
+  wait_port "$STUB_ADMIN_PORT" "the Clerk stand-in"
+  CLERK_PUBLISHABLE_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["publishableKey"])' < <(curl -fsS "http://127.0.0.1:$STUB_ADMIN_PORT/config"))
+  export CLERK_API_URL="http://127.0.0.1:$STUB_PORT"
+fi
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
+export CLERK_SECRET_ID=${CLERK_SECRET_ID:-clerk/local}
+export CLERK_PUBLISHABLE_KEY
+export CLERK_AUTHORIZED_PARTIES=${CLERK_AUTHORIZED_PARTIES:-$SITE_ORIGIN,http://127.0.0.1:$SITE_PORT}
+export RUST_LOG=${RUST_LOG:-info}
+
+# Store the secret key in moto's Secrets Manager (never printed).
+CLERK_SECRET_KEY=$CLERK_SECRET_KEY python3 - <<'PY'
+import os, boto3
+sm = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+name, value = os.environ["CLERK_SECRET_ID"], os.environ["CLERK_SECRET_KEY"]
+try:
+    sm.create_secret(Name=name, SecretString=value)
+except sm.exceptions.ResourceExistsException:
+    sm.put_secret_value(SecretId=name, SecretString=value)
+PY
+unset CLERK_SECRET_KEY
+
+start watch cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --ignore-changes
+wait_port "$API_PORT" "cargo lambda watch"
+for i in $(seq 1 600); do
+  curl -fsS "http://127.0.0.1:$API_PORT/api/health" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+SITE=""
+if [ -f static-site/package.json ]; then
+  ./scripts/site-setup.sh
+  VITE_API_PROXY="http://127.0.0.1:$API_PORT" VITE_DEMO_ADMIN="http://127.0.0.1:$STUB_ADMIN_PORT" \
+    VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" VITE_DEMO_MODE=$([ "$MODE" = demo ] && echo 1 || echo 0) \
+    start site npm --prefix static-site run dev -- --host 127.0.0.1 --port "$SITE_PORT" --strictPort
+  wait_port "$SITE_PORT" "the site"
+  SITE="  Sign-in site:   $SITE_ORIGIN"
+fi
+
+echo
+echo "Local stack is up ($MODE mode)."
+echo "  API:            http://127.0.0.1:$API_PORT/api/{health,public,protected,me}"
+[ -n "$SITE" ] && echo "$SITE"
+echo "  Secrets Manager (moto): http://127.0.0.1:$MOTO_PORT   secret id: $CLERK_SECRET_ID"
+if [ "$MODE" = demo ]; then
+  echo "  Clerk stand-in: http://127.0.0.1:$STUB_PORT (admin http://127.0.0.1:$STUB_ADMIN_PORT)"
+  TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$STUB_ADMIN_PORT/tokens" -H 'content-type: application/json' \
+    -d "{\"sub\":\"user_demoAlice\",\"ttl_secs\":3600,\"azp\":\"$SITE_ORIGIN\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  echo
+  echo "Try it (a demo token for user_demoAlice, valid one hour):"
+  echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/protected"
+  echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/me"
+  echo "More tokens: curl -s -X POST http://127.0.0.1:$STUB_ADMIN_PORT/tokens -d '{\"sub\":\"user_demoBob\"}' -H 'content-type: application/json'"
+fi
+echo "Logs: $RUN/*.log   Stop: Ctrl-C"
+wait
