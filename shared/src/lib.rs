@@ -16,6 +16,7 @@ pub mod http;
 pub mod jwks;
 pub mod keys;
 pub mod logging;
+pub mod readiness;
 pub mod rsa_key;
 pub mod secret;
 pub mod session;

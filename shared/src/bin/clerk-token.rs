@@ -31,6 +31,8 @@ const USAGE: &str = "usage:
                      --authorized-party ORIGIN [--authorized-party ORIGIN ...]
                      [--skew-ms N] [--now-ms N] [--accept-pending] [TOKEN | -]
   clerk-token decode [TOKEN | -]
+  clerk-token readiness      (checks CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY or CLERK_SECRET_ARN,
+                              CLERK_AUTHORIZED_PARTIES, CLERK_JWT_KEY before a deploy)
 --api-url reads the secret key from CLERK_SECRET_KEY.";
 
 enum KeyArg {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
             Err(msg) => usage_error(&msg),
         },
         Some("decode") => run_decode(&args[1..]),
+        Some("readiness") => run_readiness(),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             ExitCode::SUCCESS
@@ -263,5 +266,36 @@ fn run_decode(args: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(reason) => invalid(reason),
+    }
+}
+
+/// Before a deploy: prints the template parameters it derives (JSON) and exits 0, or lists every
+/// problem with its fix on standard error and exits 1.
+fn run_readiness() -> ExitCode {
+    let var = |k: &str| std::env::var(k).ok();
+    let input = shared::readiness::DeployInput {
+        publishable_key: var("CLERK_PUBLISHABLE_KEY"),
+        secret_key: var("CLERK_SECRET_KEY"),
+        secret_arn: var("CLERK_SECRET_ARN"),
+        authorized_parties: var("CLERK_AUTHORIZED_PARTIES"),
+        jwt_key: var("CLERK_JWT_KEY"),
+    };
+    match shared::readiness::check(&input) {
+        Ok(ready) => {
+            print_json(&json!({
+                "ready": true,
+                "frontendApi": ready.frontend_api,
+                "instance": ready.instance.as_str(),
+                "extraOrigins": ready.extra_origins,
+            }));
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprintln!("Not ready to deploy; fix these first:");
+            for p in problems {
+                eprintln!("  - {} {}", p.variable, p.message);
+            }
+            ExitCode::from(1)
+        }
     }
 }
