@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, unit and handler tests, the Clerk stand-in, the CLI, moto and the
-# end-to-end run through cargo lambda watch. Installs what it needs first (idempotent).
+# Every test: formatting, lints, unit and handler tests, the Clerk stand-in, the CLI, moto, the
+# end-to-end run through cargo lambda watch, `make dev` itself, the SAM template (cfn-lint, sam
+# validate, security properties) and `sam build` with the built bootstraps answering.
+# Installs what it needs first (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -16,3 +19,9 @@ echo "== cargo test"
 cargo test --workspace
 echo "== make dev (smoke)"
 ./scripts/dev-smoke.sh
+echo "== template: cfn-lint, sam validate --lint, security properties"
+cfn-lint template.yaml
+sam validate --lint --region us-east-1
+python3 -m unittest discover -s tests/template -v
+echo "== sam build and the built bootstraps"
+./scripts/sam-build-check.sh

@@ -1,1 +1,86 @@
-fn main() {}
+//! Verify hot path: token -> `Session` with the key cached, against the floor: the raw aws-lc-rs
+//! RS256 check of the same token with a key parsed once. Also jsonwebtoken's own `decode` as a
+//! reference. Prints each figure and its ratio to the floor, measured in the same run.
+//!
+//! Run: `cargo bench -p shared --bench verify` (or `make bench`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::Criterion;
+use shared::clock::ManualClock;
+use shared::testing::{TestKey, session_claims};
+use shared::verify::Verifier;
+
+const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
+const AZP: &str = "https://app.example.com";
+const NOW: i64 = 1_800_000_000;
+
+fn main() {
+    let key = TestKey::generate("ins_bench");
+    let token = key.sign(&session_claims(ISS, AZP, NOW));
+    let rsa = key.rsa_key();
+    let verifier = Verifier::new(ISS, vec![AZP.into()])
+        .unwrap()
+        .with_clock(ManualClock::new(NOW as u64 * 1000));
+    assert!(verifier.verify(&token, &rsa).is_ok());
+
+    // The floor: a parsed key, the signing input and the decoded signature at hand.
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let jwk = key.jwk();
+    let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+    let e = URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap();
+    let spki = aws_lc_rs::encoding::AsDer::as_der(&aws_lc_rs::rsa::PublicKeyComponents { n: &n[..], e: &e[..] }).unwrap();
+    let floor_key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref()).unwrap();
+    assert!(floor_key.verify_sig(input.as_bytes(), &sig).is_ok());
+
+    // jsonwebtoken 12 (aws_lc_rs backend), its own decode with its validation.
+    let jwt_key = jsonwebtoken::DecodingKey::from_rsa_pem(key.public_pem().as_bytes()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.set_issuer(&[ISS]);
+    validation.required_spec_claims.clear();
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &jwt_key, &validation).is_ok());
+
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    c.bench_function("floor_aws_lc_rs_rs256", |b| {
+        b.iter(|| floor_key.verify_sig(black_box(input.as_bytes()), black_box(&sig)).is_ok())
+    });
+    c.bench_function("verifier_token_to_session", |b| {
+        b.iter(|| verifier.verify(black_box(&token), black_box(&rsa)).unwrap())
+    });
+    c.bench_function("jsonwebtoken_decode", |b| {
+        b.iter(|| jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &jwt_key, &validation).unwrap())
+    });
+    c.final_summary();
+    report(&["floor_aws_lc_rs_rs256", "verifier_token_to_session", "jsonwebtoken_decode"]);
+}
+
+/// Reads criterion's estimates and prints each mean and its ratio to the first (the floor).
+fn report(names: &[&str]) {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let mean = |name: &str| -> Option<f64> {
+        let text = std::fs::read_to_string(format!("{dir}/criterion/{name}/new/estimates.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["mean"]["point_estimate"].as_f64()
+    };
+    let Some(floor) = mean(names[0]) else {
+        println!("(no criterion estimates found under {dir}/criterion)");
+        return;
+    };
+    println!("\n{:<28} {:>12} {:>10}", "benchmark", "mean", "x floor");
+    for n in names {
+        if let Some(m) = mean(n) {
+            println!("{n:<28} {:>9.2} us {:>10.3}", m / 1000.0, m / floor);
+        }
+    }
+}

@@ -317,3 +317,43 @@ fn decode_prints_header_and_payload_marked_unverified() {
     let o = run(&["decode", "-"], Some("garbage"));
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn readiness_refuses_a_broken_deploy_and_passes_a_good_one() {
+    let run_with = |env: &[(&str, &str)]| {
+        let mut cmd = bin();
+        cmd.arg("readiness");
+        for k in ["CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY", "CLERK_SECRET_ARN", "CLERK_AUTHORIZED_PARTIES", "CLERK_JWT_KEY"] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run_with(&[
+        ("CLERK_PUBLISHABLE_KEY", PK),
+        ("CLERK_SECRET_KEY", "sk_live_notThisOne"),
+        ("CLERK_AUTHORIZED_PARTIES", "http://app.example.com"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("CLERK_SECRET_KEY is a production key but CLERK_PUBLISHABLE_KEY is a development key"), "{err}");
+    assert!(err.contains("CLERK_AUTHORIZED_PARTIES `http://app.example.com` is not https"), "{err}");
+    assert!(!err.contains("notThisOne"), "the secret is never echoed");
+    let o = run_with(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for var in ["CLERK_PUBLISHABLE_KEY is not set", "CLERK_SECRET_KEY is not set", "CLERK_AUTHORIZED_PARTIES is not set"] {
+        assert!(err.contains(var), "{err}");
+    }
+    let o = run_with(&[
+        ("CLERK_PUBLISHABLE_KEY", PK),
+        ("CLERK_SECRET_KEY", "sk_test_fine123"),
+        ("CLERK_AUTHORIZED_PARTIES", "cloudfront"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = stdout_json(&o);
+    assert_eq!(v["frontendApi"], "foo-bar-13.clerk.accounts.dev");
+    assert_eq!(v["extraOrigins"], "");
+}

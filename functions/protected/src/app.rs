@@ -58,12 +58,19 @@ impl App {
     /// Init phase: read the secret and the key set now, so the first request is fast. Failures
     /// are logged and retried by the next request.
     pub async fn warm(&self) {
+        let t = std::time::Instant::now();
         if let Err(e) = self.secrets.get().await {
             tracing::warn!(error = %e, "could not read the secret during init; requests will retry");
         }
+        let secret = t.elapsed();
         if let Err(e) = self.auth.warm().await {
             tracing::warn!(error = %e, "could not load the key set during init; requests will retry");
         }
+        tracing::info!(
+            secret_us = micros(secret),
+            key_set_us = micros(t.elapsed() - secret),
+            "warmed"
+        );
     }
 
     pub async fn handle(&self, req: &Request) -> Response<Body> {
@@ -155,4 +162,8 @@ impl App {
             },
         })
     }
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -14,7 +14,7 @@ use shared::config::Config;
 use shared::secret::{SecretError, SecretSource};
 use shared::testing::{apigw_v2_request, json_body};
 
-use crate::app::App;
+use crate::App;
 
 #[derive(Debug)]
 struct Secrets {

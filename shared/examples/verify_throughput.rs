@@ -1,0 +1,34 @@
+//! Our verifier on one core for about `ms` milliseconds over the tokens of `make-tokens.mjs`:
+//! prints {"impl":"rust","ops":N,"seconds":S,"opsPerSec":R}. Used by `scripts/bench.sh`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use shared::rsa_key::RsaKey;
+use shared::verify::Verifier;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let file = args.next().expect("tokens file");
+    let ms: u64 = args.next().map_or(2000, |a| a.parse().expect("milliseconds"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let key = RsaKey::from_pem(v["pem"].as_str().unwrap(), None).unwrap();
+    let verifier = Verifier::new(v["issuer"].as_str().unwrap(), vec![v["azp"].as_str().unwrap().to_owned()]).unwrap();
+    let tokens: Vec<String> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+    for t in tokens.iter().cycle().take(200) {
+        verifier.verify(t, &key).unwrap();
+    }
+    let start = Instant::now();
+    let end = start + Duration::from_millis(ms);
+    let mut ops = 0usize;
+    while Instant::now() < end {
+        for _ in 0..50 {
+            let s = verifier.verify(&tokens[ops % tokens.len()], &key).unwrap();
+            std::hint::black_box(s);
+            ops += 1;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{}", serde_json::json!({"impl": "rust", "ops": ops, "seconds": seconds, "opsPerSec": ops as f64 / seconds}));
+}
