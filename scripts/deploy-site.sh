@@ -20,7 +20,7 @@ if [ ! -f static-site/package.json ]; then
   echo "deploy-site: static-site/ has no package.json yet; nothing to upload" >&2
   exit 0
 fi
-./scripts/site-setup.sh
+./scripts/node-setup.sh static-site
 echo "== building the site for $API_URL"
 VITE_API_URL="$API_URL" VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" npm --prefix static-site run build
 

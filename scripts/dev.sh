@@ -97,7 +97,7 @@ done
 
 SITE=""
 if [ -f static-site/package.json ]; then
-  ./scripts/site-setup.sh
+  ./scripts/node-setup.sh static-site
   VITE_API_PROXY="http://127.0.0.1:$API_PORT" VITE_DEMO_ADMIN="http://127.0.0.1:$STUB_ADMIN_PORT" \
     VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" VITE_DEMO_MODE=$([ "$MODE" = demo ] && echo 1 || echo 0) \
     start site npm --prefix static-site run dev -- --host 127.0.0.1 --port "$SITE_PORT" --strictPort

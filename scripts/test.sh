@@ -25,3 +25,7 @@ sam validate --lint --region us-east-1
 python3 -m unittest discover -s tests/template -v
 echo "== sam build and the built bootstraps"
 ./scripts/sam-build-check.sh
+echo "== differential test against @clerk/backend"
+./scripts/node-setup.sh tests/clerk-node
+node tests/clerk-node/differential.mjs target/debug/clerk-token --count 2000 --report target/differential-report.json \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"differential: {r[\"total\"]} tokens, {r[\"agreements\"]} agreements, {r[\"failures\"]} unexpected disagreements; stricter by rule: {r[\"stricter\"]}; reason differences: {r[\"reasonDifferences\"]}")'
