@@ -1,0 +1,117 @@
+// Demo mode only (the local run with the Clerk stand-in): choose a demo user, get tokens minted
+// by the stand-in. Never part of a build without VITE_DEMO_MODE=1.
+import type { AuthClient, SignedInUser } from './auth';
+
+const STORAGE_KEY = 'demo-user';
+export const DEMO_MARKER = 'demo-stand-in-client';
+
+interface DemoUser {
+  id: string;
+  firstName: string;
+  lastName: string;
+  imageUrl?: string;
+}
+
+export class DemoAuth implements AuthClient {
+  readonly kind = 'demo' as const;
+  private users: DemoUser[] = [];
+  private listeners: Array<() => void> = [];
+
+  /** `adminBase`: the stand-in's admin API (proxied by the dev server at /demo-admin). */
+  constructor(private adminBase = '/demo-admin') {}
+
+  async load(): Promise<void> {
+    const r = await fetch(`${this.adminBase}/users`);
+    if (!r.ok) throw new Error(`the Clerk stand-in answered ${r.status}`);
+    this.users = (await r.json()).users;
+  }
+
+  private current(): DemoUser | null {
+    const id = sessionStorage.getItem(STORAGE_KEY);
+    return this.users.find((u) => u.id === id) ?? null;
+  }
+
+  user(): SignedInUser | null {
+    const u = this.current();
+    return u ? { id: u.id, name: `${u.firstName} ${u.lastName}`, imageUrl: u.imageUrl } : null;
+  }
+
+  async getToken(): Promise<string | null> {
+    const u = this.current();
+    if (!u) return null;
+    const r = await fetch(`${this.adminBase}/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: u.id, azp: window.location.origin }),
+    });
+    if (!r.ok) throw new Error(`the Clerk stand-in answered ${r.status}`);
+    return (await r.json()).token;
+  }
+
+  private chooser(el: HTMLDivElement, redirectUrl: string, title: string): void {
+    el.replaceChildren();
+    const card = document.createElement('div');
+    card.className = 'card demo-signin';
+    card.dataset.demo = DEMO_MARKER;
+    const h = document.createElement('h2');
+    h.textContent = title;
+    const p = document.createElement('p');
+    p.className = 'muted';
+    p.textContent = 'Demo mode: pick a demo user. Tokens come from the local Clerk stand-in.';
+    const list = document.createElement('div');
+    list.className = 'user-list';
+    for (const u of this.users) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'btn btn-secondary';
+      b.textContent = `Continue as ${u.firstName} ${u.lastName}`;
+      b.addEventListener('click', () => {
+        sessionStorage.setItem(STORAGE_KEY, u.id);
+        this.emit();
+        history.pushState({}, '', redirectUrl);
+        window.dispatchEvent(new PopStateEvent('popstate'));
+      });
+      list.append(b);
+    }
+    card.append(h, p, list);
+    el.append(card);
+  }
+
+  mountSignIn(el: HTMLDivElement, redirectUrl: string): void {
+    this.chooser(el, redirectUrl, 'Sign in');
+  }
+
+  mountSignUp(el: HTMLDivElement, redirectUrl: string): void {
+    this.chooser(el, redirectUrl, 'Create an account');
+  }
+
+  mountUserButton(el: HTMLDivElement): void {
+    el.replaceChildren();
+    const u = this.user();
+    if (!u) return;
+    const wrap = document.createElement('div');
+    wrap.className = 'user-chip';
+    const name = document.createElement('span');
+    name.textContent = u.name;
+    const out = document.createElement('button');
+    out.type = 'button';
+    out.className = 'btn btn-link';
+    out.textContent = 'Sign out';
+    out.addEventListener('click', () => void this.signOut());
+    wrap.append(name, out);
+    el.append(wrap);
+  }
+
+  async signOut(): Promise<void> {
+    sessionStorage.removeItem(STORAGE_KEY);
+    this.emit();
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) l();
+  }
+}

@@ -1,0 +1,186 @@
+import './style.css';
+import { readConfig, type SiteConfig } from './config';
+import type { AuthClient } from './auth';
+import { createApi, type ApiResult } from './api';
+
+const app = document.querySelector<HTMLElement>('#app')!;
+const userButton = document.querySelector<HTMLDivElement>('#user-button')!;
+const banner = document.querySelector<HTMLDivElement>('#banner')!;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> & { className?: string } = {}, ...children: (Node | string)[]) {
+  const e = document.createElement(tag);
+  Object.assign(e, props);
+  e.append(...children);
+  return e;
+}
+
+function showConfigError(problems: string[]) {
+  document.title = 'Configuration needed';
+  app.replaceChildren(
+    el('section', { className: 'card config-error' },
+      el('h1', {}, 'This site needs its configuration'),
+      el('p', {}, 'The sign-in site cannot start until these are fixed:'),
+      el('ul', {}, ...problems.map((p) => el('li', {}, p))),
+      el('p', { className: 'muted' }, 'Set them in static-site/.env.local (local run) or in the environment of the build (deploy), then reload.'),
+    ),
+  );
+}
+
+async function createAuth(config: SiteConfig): Promise<AuthClient> {
+  // Statically false in a build without VITE_DEMO_MODE=1: the demo client is not even bundled.
+  if (import.meta.env.VITE_DEMO_MODE === '1') {
+    const { DemoAuth } = await import('./demo-client');
+    banner.hidden = false;
+    banner.className = 'banner';
+    banner.textContent = 'Demo mode: signed in through the local Clerk stand-in, not Clerk. Nothing here is real.';
+    return new DemoAuth();
+  }
+  const { ClerkAuth } = await import('./clerk-client');
+  return new ClerkAuth(config.publishableKey);
+}
+
+function resultView(label: string, r: ApiResult) {
+  const cls = r.ok ? 'ok' : r.status === 401 ? 'warn' : 'err';
+  return el('div', { className: `result ${cls}` },
+    el('div', { className: 'result-head' },
+      el('strong', {}, label),
+      el('span', { className: `status status-${cls}`, title: 'HTTP status' }, String(r.status)),
+      el('span', { className: 'muted' }, `${r.ms} ms${r.retried ? ' (retried once)' : ''}`),
+    ),
+    el('p', { className: 'result-message' }, r.message),
+    el('pre', { className: 'json' }, JSON.stringify(r.body, null, 2)),
+  );
+}
+
+function start(config: SiteConfig, auth: AuthClient) {
+  const api = createApi({ baseUrl: config.apiUrl, getToken: () => auth.getToken() });
+  const results = el('div', { className: 'results', id: 'results' });
+  results.setAttribute('aria-live', 'polite');
+
+  async function run(label: string, path: string) {
+    const button = document.activeElement as HTMLButtonElement | null;
+    if (button) button.disabled = true;
+    try {
+      const r = await api(path);
+      results.prepend(resultView(`GET ${path}`, r));
+    } catch (e) {
+      results.prepend(el('div', { className: 'result err' }, el('strong', {}, `GET ${path}`), el('p', {}, `Network error: ${(e as Error).message}`)));
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  function callButtons() {
+    return el('div', { className: 'actions' },
+      el('button', { className: 'btn', type: 'button', id: 'call-public', onclick: () => run('public', '/api/public') }, 'Call /api/public'),
+      el('button', { className: 'btn', type: 'button', id: 'call-protected', onclick: () => run('protected', '/api/protected') }, 'Call /api/protected'),
+    );
+  }
+
+  async function profileCard() {
+    const card = el('section', { className: 'card profile', id: 'profile' }, el('p', { className: 'muted' }, 'Loading your profile…'));
+    const r = await api('/api/me');
+    if (r.ok && r.body && typeof r.body === 'object') {
+      const p = r.body as { id: string; firstName?: string; lastName?: string; primaryEmail?: string; imageUrl?: string; username?: string };
+      const img = el('img', { className: 'avatar', alt: '', width: 56, height: 56 });
+      if (p.imageUrl) img.src = p.imageUrl;
+      card.replaceChildren(
+        img,
+        el('div', {},
+          el('h2', { id: 'profile-name' }, [p.firstName, p.lastName].filter(Boolean).join(' ') || p.username || p.id),
+          el('p', { className: 'muted', id: 'profile-email' }, p.primaryEmail ?? 'no email'),
+          el('p', { className: 'muted small' }, `From GET /api/me · ${r.ms} ms`),
+        ),
+      );
+    } else {
+      card.replaceChildren(el('p', {}, `Could not load your profile: ${r.message}`));
+    }
+    return card;
+  }
+
+  function signInView(redirectUrl: string) {
+    const target = el('div', { id: 'sign-in' }) as HTMLDivElement;
+    const upTarget = el('div', { id: 'sign-up', hidden: true }) as HTMLDivElement;
+    const toggle = el('button', { className: 'btn btn-link', type: 'button' }, 'No account? Sign up');
+    toggle.addEventListener('click', () => {
+      const showUp = upTarget.hidden;
+      upTarget.hidden = !showUp;
+      target.hidden = showUp;
+      toggle.textContent = showUp ? 'Have an account? Sign in' : 'No account? Sign up';
+    });
+    auth.mountSignIn(target, redirectUrl);
+    auth.mountSignUp(upTarget, redirectUrl);
+    return el('section', { className: 'signin' }, target, upTarget, toggle);
+  }
+
+  async function render() {
+    const path = location.pathname;
+    const user = auth.user();
+    auth.mountUserButton(userButton);
+    if (!user) userButton.replaceChildren();
+    results.replaceChildren();
+    if (path === '/protected') {
+      if (!user) {
+        // Signed out: to sign-in, and back here afterwards.
+        history.replaceState({}, '', `/?redirect_url=${encodeURIComponent('/protected')}`);
+        return render();
+      }
+      app.replaceChildren(
+        el('h1', {}, 'Protected page'),
+        el('p', { className: 'lead' }, `Only signed-in users see this page, ${user.name}.`),
+        await profileCard(),
+        callButtons(),
+        results,
+      );
+      return;
+    }
+    const redirect = new URLSearchParams(location.search).get('redirect_url');
+    const safeRedirect = redirect && redirect.startsWith('/') && !redirect.startsWith('//') ? redirect : '/';
+    if (!user) {
+      app.replaceChildren(
+        el('section', { className: 'hero' },
+          el('h1', {}, 'Clerk sign-in in front of Rust on AWS Lambda'),
+          el('p', { className: 'lead' }, 'Sign in, then call the public and the protected endpoint. Signed out, the protected one answers 401 with its reason.'),
+        ),
+        el('div', { className: 'grid' }, signInView(safeRedirect), el('section', { className: 'card' }, el('h2', {}, 'Try the API'), callButtons(), results)),
+      );
+      return;
+    }
+    if (redirect && safeRedirect !== '/') {
+      history.replaceState({}, '', safeRedirect);
+      return render();
+    }
+    app.replaceChildren(
+      el('h1', {}, `Welcome, ${user.name}`),
+      await profileCard(),
+      el('section', { className: 'card' }, el('h2', {}, 'Call the API'), callButtons(), results),
+      el('p', {}, el('button', { className: 'btn btn-secondary', type: 'button', id: 'sign-out', onclick: () => void auth.signOut() }, 'Sign out')),
+    );
+  }
+
+  document.addEventListener('click', (e) => {
+    const a = (e.target as HTMLElement).closest('a[data-link]') as HTMLAnchorElement | null;
+    if (a && a.origin === location.origin) {
+      e.preventDefault();
+      history.pushState({}, '', a.pathname);
+      void render();
+    }
+  });
+  window.addEventListener('popstate', () => void render());
+  auth.onChange(() => void render());
+  void render();
+}
+
+async function main() {
+  const result = readConfig(import.meta.env);
+  if (!result.ok) return showConfigError(result.problems);
+  try {
+    const auth = await createAuth(result.config);
+    await auth.load();
+    start(result.config, auth);
+  } catch (e) {
+    showConfigError([`Sign-in could not load: ${(e as Error).message}`]);
+  }
+}
+
+void main();
