@@ -27,11 +27,12 @@ if [ "${1:-}" = test ]; then
   command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
   [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-arm64-cross)
   command -v file >/dev/null || need+=(file)
+  command -v chromium >/dev/null || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: apt-get install ${need[*]}"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null \
-      || echo "setup: could not install ${need[*]}; the SAM build check falls back to x86_64" >&2
+      || echo "setup: could not install ${need[*]}; the SAM build check falls back to x86_64; browser tests need chromium" >&2
   fi
   rustup target list --installed | grep -q aarch64-unknown-linux-gnu \
     || rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \

@@ -83,6 +83,7 @@ function start(config: SiteConfig, auth: AuthClient) {
     if (r.ok && r.body && typeof r.body === 'object') {
       const p = r.body as { id: string; firstName?: string; lastName?: string; primaryEmail?: string; imageUrl?: string; username?: string };
       const img = el('img', { className: 'avatar', alt: '', width: 56, height: 56 });
+      img.onerror = () => { img.style.visibility = 'hidden'; };
       if (p.imageUrl) img.src = p.imageUrl;
       card.replaceChildren(
         img,
