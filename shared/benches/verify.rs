@@ -36,7 +36,11 @@ fn main() {
     let jwk = key.jwk();
     let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
     let e = URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap();
-    let spki = aws_lc_rs::encoding::AsDer::as_der(&aws_lc_rs::rsa::PublicKeyComponents { n: &n[..], e: &e[..] }).unwrap();
+    let spki = aws_lc_rs::encoding::AsDer::as_der(&aws_lc_rs::rsa::PublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    })
+    .unwrap();
     let floor_key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref()).unwrap();
     assert!(floor_key.verify_sig(input.as_bytes(), &sig).is_ok());
 
@@ -53,23 +57,36 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     c.bench_function("floor_aws_lc_rs_rs256", |b| {
-        b.iter(|| floor_key.verify_sig(black_box(input.as_bytes()), black_box(&sig)).is_ok())
+        b.iter(|| {
+            floor_key
+                .verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                .is_ok()
+        })
     });
     c.bench_function("verifier_token_to_session", |b| {
         b.iter(|| verifier.verify(black_box(&token), black_box(&rsa)).unwrap())
     });
     c.bench_function("jsonwebtoken_decode", |b| {
-        b.iter(|| jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &jwt_key, &validation).unwrap())
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &jwt_key, &validation)
+                .unwrap()
+        })
     });
     c.final_summary();
-    report(&["floor_aws_lc_rs_rs256", "verifier_token_to_session", "jsonwebtoken_decode"]);
+    report(&[
+        "floor_aws_lc_rs_rs256",
+        "verifier_token_to_session",
+        "jsonwebtoken_decode",
+    ]);
 }
 
 /// Reads criterion's estimates and prints each mean and its ratio to the first (the floor).
 fn report(names: &[&str]) {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
     let mean = |name: &str| -> Option<f64> {
-        let text = std::fs::read_to_string(format!("{dir}/criterion/{name}/new/estimates.json")).ok()?;
+        let text =
+            std::fs::read_to_string(format!("{dir}/criterion/{name}/new/estimates.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         v["mean"]["point_estimate"].as_f64()
     };

@@ -11,11 +11,23 @@ use shared::verify::Verifier;
 fn main() {
     let mut args = std::env::args().skip(1);
     let file = args.next().expect("tokens file");
-    let ms: u64 = args.next().map_or(2000, |a| a.parse().expect("milliseconds"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let ms: u64 = args
+        .next()
+        .map_or(2000, |a| a.parse().expect("milliseconds"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let key = RsaKey::from_pem(v["pem"].as_str().unwrap(), None).unwrap();
-    let verifier = Verifier::new(v["issuer"].as_str().unwrap(), vec![v["azp"].as_str().unwrap().to_owned()]).unwrap();
-    let tokens: Vec<String> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+    let verifier = Verifier::new(
+        v["issuer"].as_str().unwrap(),
+        vec![v["azp"].as_str().unwrap().to_owned()],
+    )
+    .unwrap();
+    let tokens: Vec<String> = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
     for t in tokens.iter().cycle().take(200) {
         verifier.verify(t, &key).unwrap();
     }
@@ -30,5 +42,8 @@ fn main() {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({"impl": "rust", "ops": ops, "seconds": seconds, "opsPerSec": ops as f64 / seconds}));
+    println!(
+        "{}",
+        serde_json::json!({"impl": "rust", "ops": ops, "seconds": seconds, "opsPerSec": ops as f64 / seconds})
+    );
 }

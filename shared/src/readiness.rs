@@ -152,7 +152,9 @@ pub fn check(input: &DeployInput) -> Result<Ready, Vec<Problem>> {
     {
         problems.push(problem(
             "CLERK_JWT_KEY",
-            format!("{e}: copy the PEM public key from Clerk dashboard > API keys, or leave it unset"),
+            format!(
+                "{e}: copy the PEM public key from Clerk dashboard > API keys, or leave it unset"
+            ),
         ));
     }
 
@@ -207,41 +209,114 @@ mod tests {
         i.authorized_parties = Some("cloudfront".into());
         assert_eq!(check(&i).unwrap().extra_origins, "");
         i.authorized_parties = Some("http://localhost:5173, https://a.example.com".into());
-        assert!(check(&i).is_ok(), "localhost is fine for a development instance");
+        assert!(
+            check(&i).is_ok(),
+            "localhost is fine for a development instance"
+        );
         i.secret_key = None;
-        i.secret_arn = Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:clerk-AbCdEf".into());
+        i.secret_arn =
+            Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:clerk-AbCdEf".into());
         assert!(check(&i).is_ok());
     }
 
     #[test]
     fn each_broken_configuration_is_refused_with_its_fix() {
         let cases: Vec<(Vec<Problem>, &str, &str)> = vec![
-            (refused(|i| i.secret_key = None), "CLERK_SECRET_KEY", "is not set"),
-            (refused(|i| i.secret_key = Some("  ".into())), "CLERK_SECRET_KEY", "is not set"),
-            (refused(|i| i.secret_key = Some("hunter2-not-a-key".into())), "CLERK_SECRET_KEY", "not a Clerk secret key"),
-            (refused(|i| i.secret_key = Some(PK_TEST.into())), "CLERK_SECRET_KEY", "is a publishable key"),
-            (refused(|i| i.secret_arn = Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:x".into())), "CLERK_SECRET_ARN", "give only one"),
-            (refused(|i| { i.secret_key = None; i.secret_arn = Some("clerk/secret".into()); }), "CLERK_SECRET_ARN", "not a Secrets Manager secret ARN"),
-            (refused(|i| i.publishable_key = Some("pk_live_aW52YWxpZGtleSQ=".into())), "CLERK_PUBLISHABLE_KEY", "malformed"),
-            (refused(|i| i.publishable_key = None), "CLERK_PUBLISHABLE_KEY", "is not set"),
-            (refused(|i| i.secret_key = Some("sk_live_abc123".into())), "CLERK_SECRET_KEY", "is a production key but CLERK_PUBLISHABLE_KEY is a development key"),
-            (refused(|i| i.authorized_parties = None), "CLERK_AUTHORIZED_PARTIES", "is not set"),
-            (refused(|i| i.authorized_parties = Some("http://app.example.com".into())), "CLERK_AUTHORIZED_PARTIES", "is not https"),
-            (refused(|i| i.authorized_parties = Some("app.example.com".into())), "CLERK_AUTHORIZED_PARTIES", "is not an origin"),
-            (refused(|i| i.jwt_key = Some("-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----".into())), "CLERK_JWT_KEY", "PEM"),
+            (
+                refused(|i| i.secret_key = None),
+                "CLERK_SECRET_KEY",
+                "is not set",
+            ),
+            (
+                refused(|i| i.secret_key = Some("  ".into())),
+                "CLERK_SECRET_KEY",
+                "is not set",
+            ),
+            (
+                refused(|i| i.secret_key = Some("hunter2-not-a-key".into())),
+                "CLERK_SECRET_KEY",
+                "not a Clerk secret key",
+            ),
+            (
+                refused(|i| i.secret_key = Some(PK_TEST.into())),
+                "CLERK_SECRET_KEY",
+                "is a publishable key",
+            ),
+            (
+                refused(|i| {
+                    i.secret_arn =
+                        Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:x".into())
+                }),
+                "CLERK_SECRET_ARN",
+                "give only one",
+            ),
+            (
+                refused(|i| {
+                    i.secret_key = None;
+                    i.secret_arn = Some("clerk/secret".into());
+                }),
+                "CLERK_SECRET_ARN",
+                "not a Secrets Manager secret ARN",
+            ),
+            (
+                refused(|i| i.publishable_key = Some("pk_live_aW52YWxpZGtleSQ=".into())),
+                "CLERK_PUBLISHABLE_KEY",
+                "malformed",
+            ),
+            (
+                refused(|i| i.publishable_key = None),
+                "CLERK_PUBLISHABLE_KEY",
+                "is not set",
+            ),
+            (
+                refused(|i| i.secret_key = Some("sk_live_abc123".into())),
+                "CLERK_SECRET_KEY",
+                "is a production key but CLERK_PUBLISHABLE_KEY is a development key",
+            ),
+            (
+                refused(|i| i.authorized_parties = None),
+                "CLERK_AUTHORIZED_PARTIES",
+                "is not set",
+            ),
+            (
+                refused(|i| i.authorized_parties = Some("http://app.example.com".into())),
+                "CLERK_AUTHORIZED_PARTIES",
+                "is not https",
+            ),
+            (
+                refused(|i| i.authorized_parties = Some("app.example.com".into())),
+                "CLERK_AUTHORIZED_PARTIES",
+                "is not an origin",
+            ),
+            (
+                refused(|i| {
+                    i.jwt_key =
+                        Some("-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----".into())
+                }),
+                "CLERK_JWT_KEY",
+                "PEM",
+            ),
         ];
         for (problems, var, text) in cases {
             assert!(
-                problems.iter().any(|p| p.variable == var && p.message.contains(text)),
+                problems
+                    .iter()
+                    .any(|p| p.variable == var && p.message.contains(text)),
                 "expected {var}: {text}; got {problems:?}"
             );
             for p in &problems {
-                assert!(!p.message.contains("hunter2") && !p.message.contains("abc123"), "{p:?}");
+                assert!(
+                    !p.message.contains("hunter2") && !p.message.contains("abc123"),
+                    "{p:?}"
+                );
             }
         }
         // localhost is refused for a production instance.
         let problems = refused(|i| {
-            i.publishable_key = Some(crate::keys::PublishableKey::encode(Instance::Production, "clerk.example.com"));
+            i.publishable_key = Some(crate::keys::PublishableKey::encode(
+                Instance::Production,
+                "clerk.example.com",
+            ));
             i.secret_key = Some("sk_live_abc".into());
             i.authorized_parties = Some("http://localhost:5173".into());
         });

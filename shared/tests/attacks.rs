@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -41,7 +41,7 @@ fn world() -> &'static World {
             key,
             verifier: Verifier::new(ISS, vec![AZP.into()])
                 .unwrap()
-                .with_clock(Arc::new(ManualClock::new((NOW * 1000) as u64))),
+                .with_clock(ManualClock::new((NOW * 1000) as u64)),
         }
     })
 }
@@ -79,7 +79,11 @@ fn with_header(name: &str, v: Value) -> String {
 }
 
 fn raw(h: &str, p: &str) -> String {
-    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(h), URL_SAFE_NO_PAD.encode(p));
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(h),
+        URL_SAFE_NO_PAD.encode(p)
+    );
     format!("{input}.{}", world().key.sign_input(&input))
 }
 
@@ -266,7 +270,10 @@ fn several_authorization_headers_are_ambiguous() {
         Err(Reason::TokenInvalid)
     );
     assert_eq!(
-        request_reason(&[format!("Bearer {t}").as_bytes(), format!("Bearer {t}").as_bytes()]),
+        request_reason(&[
+            format!("Bearer {t}").as_bytes(),
+            format!("Bearer {t}").as_bytes()
+        ]),
         Err(Reason::TokenInvalid)
     );
 }
@@ -274,11 +281,26 @@ fn several_authorization_headers_are_ambiguous() {
 #[test]
 fn bearer_scheme_variants() {
     let t = good();
-    for ok in [format!("Bearer {t}"), format!("bearer {t}"), format!("BEARER {t}"), format!("Bearer   {t}  ")] {
+    for ok in [
+        format!("Bearer {t}"),
+        format!("bearer {t}"),
+        format!("BEARER {t}"),
+        format!("Bearer   {t}  "),
+    ] {
         assert_eq!(request_reason(&[ok.as_bytes()]).unwrap(), t);
     }
-    for missing in [format!("Basic {t}"), format!("Token {t}"), format!("Bearer{t}"), "Bearer".into(), String::new()] {
-        assert_eq!(request_reason(&[missing.as_bytes()]), Err(Reason::SessionTokenMissing), "{missing:.20}");
+    for missing in [
+        format!("Basic {t}"),
+        format!("Token {t}"),
+        format!("Bearer{t}"),
+        "Bearer".into(),
+        String::new(),
+    ] {
+        assert_eq!(
+            request_reason(&[missing.as_bytes()]),
+            Err(Reason::SessionTokenMissing),
+            "{missing:.20}"
+        );
     }
     // Two tokens in one header value: the whole value is not a token.
     let two = format!("Bearer {t}, Bearer {t}");
@@ -288,5 +310,8 @@ fn bearer_scheme_variants() {
 
 #[test]
 fn non_visible_bytes_in_the_authorization_header() {
-    assert_eq!(request_reason(&[b"Bearer \xff\xfe"]), Err(Reason::TokenInvalid));
+    assert_eq!(
+        request_reason(&[b"Bearer \xff\xfe"]),
+        Err(Reason::TokenInvalid)
+    );
 }

@@ -323,7 +323,13 @@ fn readiness_refuses_a_broken_deploy_and_passes_a_good_one() {
     let run_with = |env: &[(&str, &str)]| {
         let mut cmd = bin();
         cmd.arg("readiness");
-        for k in ["CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY", "CLERK_SECRET_ARN", "CLERK_AUTHORIZED_PARTIES", "CLERK_JWT_KEY"] {
+        for k in [
+            "CLERK_PUBLISHABLE_KEY",
+            "CLERK_SECRET_KEY",
+            "CLERK_SECRET_ARN",
+            "CLERK_AUTHORIZED_PARTIES",
+            "CLERK_JWT_KEY",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in env {
@@ -338,13 +344,25 @@ fn readiness_refuses_a_broken_deploy_and_passes_a_good_one() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("CLERK_SECRET_KEY is a production key but CLERK_PUBLISHABLE_KEY is a development key"), "{err}");
-    assert!(err.contains("CLERK_AUTHORIZED_PARTIES `http://app.example.com` is not https"), "{err}");
+    assert!(
+        err.contains(
+            "CLERK_SECRET_KEY is a production key but CLERK_PUBLISHABLE_KEY is a development key"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("CLERK_AUTHORIZED_PARTIES `http://app.example.com` is not https"),
+        "{err}"
+    );
     assert!(!err.contains("notThisOne"), "the secret is never echoed");
     let o = run_with(&[]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    for var in ["CLERK_PUBLISHABLE_KEY is not set", "CLERK_SECRET_KEY is not set", "CLERK_AUTHORIZED_PARTIES is not set"] {
+    for var in [
+        "CLERK_PUBLISHABLE_KEY is not set",
+        "CLERK_SECRET_KEY is not set",
+        "CLERK_AUTHORIZED_PARTIES is not set",
+    ] {
         assert!(err.contains(var), "{err}");
     }
     let o = run_with(&[
@@ -352,7 +370,12 @@ fn readiness_refuses_a_broken_deploy_and_passes_a_good_one() {
         ("CLERK_SECRET_KEY", "sk_test_fine123"),
         ("CLERK_AUTHORIZED_PARTIES", "cloudfront"),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v = stdout_json(&o);
     assert_eq!(v["frontendApi"], "foo-bar-13.clerk.accounts.dev");
     assert_eq!(v["extraOrigins"], "");

@@ -42,7 +42,9 @@ struct Keys(String);
 #[async_trait]
 impl KeyFetcher for Keys {
     async fn fetch_keys(&self, _: &SecretKey) -> Result<Vec<RsaKey>, ClerkApiError> {
-        Ok(vec![RsaKey::from_pem(&self.0, Some("ins_bench".into())).unwrap()])
+        Ok(vec![
+            RsaKey::from_pem(&self.0, Some("ins_bench".into())).unwrap(),
+        ])
     }
 }
 #[async_trait]
@@ -64,8 +66,18 @@ fn main() {
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let keys = Arc::new(Keys(key.public_pem()));
-    let app = App::new(&config, Arc::new(Secret), keys.clone(), keys, ManualClock::new(NOW as u64 * 1000)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let app = App::new(
+        &config,
+        Arc::new(Secret),
+        keys.clone(),
+        keys,
+        ManualClock::new(NOW as u64 * 1000),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(app.warm());
     let auth = format!("Bearer {token}");
     let event = apigw_v2_event("GET", "/api/protected", &[("authorization", &auth)]);
@@ -73,11 +85,10 @@ fn main() {
         let req = lambda_http::request::from_str(event).unwrap();
         let resp = rt.block_on(app.handle(&req));
         assert_eq!(resp.status(), 200);
-        let body = match resp.into_body() {
+        match resp.into_body() {
             lambda_http::Body::Binary(b) => b,
             _ => unreachable!(),
-        };
-        body
+        }
     };
     assert!(String::from_utf8_lossy(&handle(&event)).contains("user_2testUser"));
 
@@ -86,7 +97,11 @@ fn main() {
     let jwk = key.jwk();
     let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
     let e = URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap();
-    let spki = aws_lc_rs::encoding::AsDer::as_der(&aws_lc_rs::rsa::PublicKeyComponents { n: &n[..], e: &e[..] }).unwrap();
+    let spki = aws_lc_rs::encoding::AsDer::as_der(&aws_lc_rs::rsa::PublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    })
+    .unwrap();
     let floor_key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref()).unwrap();
 
     let mut c = Criterion::default()
@@ -94,18 +109,37 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     c.bench_function("floor_aws_lc_rs_rs256", |b| {
-        b.iter(|| floor_key.verify_sig(black_box(input.as_bytes()), black_box(&sig)).is_ok())
+        b.iter(|| {
+            floor_key
+                .verify_sig(black_box(input.as_bytes()), black_box(&sig))
+                .is_ok()
+        })
     });
-    c.bench_function("handler_event_to_response", |b| b.iter(|| handle(black_box(&event))));
+    c.bench_function("handler_event_to_response", |b| {
+        b.iter(|| handle(black_box(&event)))
+    });
     c.final_summary();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/criterion");
     let mean = |name: &str| -> Option<f64> {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{name}/new/estimates.json")).ok()?).ok()?;
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}/{name}/new/estimates.json")).ok()?,
+        )
+        .ok()?;
         v["mean"]["point_estimate"].as_f64()
     };
-    if let (Some(floor), Some(h)) = (mean("floor_aws_lc_rs_rs256"), mean("handler_event_to_response")) {
-        println!("\nfloor_aws_lc_rs_rs256      {:>9.2} us {:>8.3} x floor", floor / 1000.0, 1.0);
-        println!("handler_event_to_response  {:>9.2} us {:>8.3} x floor", h / 1000.0, h / floor);
+    if let (Some(floor), Some(h)) = (
+        mean("floor_aws_lc_rs_rs256"),
+        mean("handler_event_to_response"),
+    ) {
+        println!(
+            "\nfloor_aws_lc_rs_rs256      {:>9.2} us {:>8.3} x floor",
+            floor / 1000.0,
+            1.0
+        );
+        println!(
+            "handler_event_to_response  {:>9.2} us {:>8.3} x floor",
+            h / 1000.0,
+            h / floor
+        );
     }
 }

@@ -17,9 +17,13 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|e| {
         tracing::error!(variable = e.var, error = %e, "invalid configuration");
     })?;
-    let app = Arc::new(protected::App::from_config(&config).await.inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?);
+    let app = Arc::new(
+        protected::App::from_config(&config)
+            .await
+            .inspect_err(|e| {
+                tracing::error!(error = %e, "invalid configuration");
+            })?,
+    );
     let configured = started.elapsed();
     app.warm().await;
     tracing::info!(

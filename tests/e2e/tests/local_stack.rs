@@ -6,76 +6,10 @@
 
 use std::time::Duration;
 
-use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
-use e2e::{CountingProxy, Moto, Watch, get, request};
+use clerk_stub::Fault;
+use e2e::request;
+use e2e::stack::{AZP, Stack};
 use serde_json::{Value, json};
-
-const SECRET_ID: &str = "clerk/e2e";
-const AZP: &str = "http://localhost:5173";
-
-struct Stack {
-    stub: Stub,
-    proxy: CountingProxy,
-    moto: Moto,
-    watch: Watch,
-    _rt: tokio::runtime::Runtime,
-    minted: std::sync::Mutex<Vec<String>>,
-}
-
-impl Stack {
-    fn start() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let stub = rt.block_on(Stub::start(StubConfig::default())).unwrap();
-        let moto = Moto::start();
-        moto.create_secret(SECRET_ID, &stub.secret_key());
-        let proxy = CountingProxy::start(moto.port);
-        let log = std::env::temp_dir().join(format!("e2e-watch-{}.log", std::process::id()));
-        let env = vec![
-            ("CLERK_PUBLISHABLE_KEY", stub.publishable_key()),
-            ("CLERK_AUTHORIZED_PARTIES", AZP.to_owned()),
-            ("CLERK_SECRET_ID", SECRET_ID.to_owned()),
-            ("CLERK_API_URL", stub.api_url()),
-            (
-                "AWS_ENDPOINT_URL",
-                format!("http://127.0.0.1:{}", proxy.port),
-            ),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
-            // A short cool-down, so that rotation after the forged-token step needs no long wait.
-            ("CLERK_JWKS_COOLDOWN_SECS", "2".to_owned()),
-        ];
-        // Clerk is down when the protected function starts (its first request).
-        stub.set_fault(Fault::Down, 0);
-        let watch = Watch::start(&env, log);
-        Self {
-            stub,
-            proxy,
-            moto,
-            watch,
-            _rt: rt,
-            minted: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    fn mint(&self, req: Value) -> String {
-        let t = self
-            .stub
-            .mint(&serde_json::from_value::<MintRequest>(req).unwrap());
-        self.minted.lock().unwrap().push(t.clone());
-        t
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> e2e::Answer {
-        get(&self.watch.url(path), token)
-    }
-}
 
 fn step(name: &str) {
     eprintln!("e2e: {name}");
@@ -83,7 +17,7 @@ fn step(name: &str) {
 
 #[test]
 fn end_to_end() {
-    let s = Stack::start();
+    let s = Stack::start(true);
 
     step("Clerk down at cold start: 503 with Retry-After, never 401");
     let t = s.mint(json!({}));
