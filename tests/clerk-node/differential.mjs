@@ -161,6 +161,13 @@ for (const c of corpus) {
   }
 }
 const summary = { ...report, failures: report.failures.length, firstFailures: report.failures.slice(0, 10) };
-console.log(JSON.stringify(summary, null, 2));
+if (reportFile) {
+  console.log(`differential: ${report.total} tokens, ${report.agreements} agreements, ` +
+    `${report.failures.length} unexpected disagreements; stricter by rule: ${JSON.stringify(report.stricter)}; ` +
+    `reason differences: ${JSON.stringify(report.reasonDifferences)}`);
+  for (const f of summary.firstFailures) console.log(`  DISAGREEMENT ${f.name}: clerk ${JSON.stringify(f.clerk)} ours ${JSON.stringify(f.ours)}`);
+} else {
+  console.log(JSON.stringify(summary, null, 2));
+}
 if (reportFile) writeFileSync(reportFile, JSON.stringify(summary, null, 2));
 process.exit(report.failures.length ? 1 : 0);
