@@ -125,20 +125,48 @@ impl AwsSecretSource {
         }
     }
 
-    /// A client with short timeouts and few retries: a Lambda request must not hang on it.
-    pub async fn from_env(secret_id: impl Into<String>) -> Self {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// A client configured from the standard AWS environment variables, as Lambda provides them
+    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`;
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` for a local server), with short
+    /// timeouts and few retries: a Lambda request must not hang on it. No credential chain beyond
+    /// the environment (that is what keeps `aws-config` and its STS/SSO clients out of the binary).
+    pub fn from_env(secret_id: impl Into<String>) -> Self {
+        use aws_sdk_secretsmanager::config::{
+            BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
+        };
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let mut builder = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
             .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
+                TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(1))
                     .operation_attempt_timeout(Duration::from_secs(2))
                     .operation_timeout(Duration::from_secs(5))
                     .build(),
             )
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await;
-        Self::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id)
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+        if let (Some(id), Some(key)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            builder = builder.credentials_provider(Credentials::new(
+                id,
+                key,
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "environment",
+            ));
+        }
+        if let Some(url) =
+            var("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| var("AWS_ENDPOINT_URL"))
+        {
+            builder = builder.endpoint_url(url);
+        }
+        Self::new(
+            aws_sdk_secretsmanager::Client::from_conf(builder.build()),
+            secret_id,
+        )
     }
 }
 

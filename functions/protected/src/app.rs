@@ -28,7 +28,7 @@ impl App {
     /// Production wiring: Secrets Manager through the AWS SDK, Clerk's Backend API over HTTPS.
     pub async fn from_config(config: &Config) -> Result<Self, ConfigError> {
         let secret_id = config.require_secret_id()?;
-        let source: Arc<dyn SecretSource> = Arc::new(AwsSecretSource::from_env(secret_id).await);
+        let source: Arc<dyn SecretSource> = Arc::new(AwsSecretSource::from_env(secret_id));
         let backend = Arc::new(
             ClerkBackend::new(config.api_url.clone())
                 .map_err(|e| ConfigError::new("CLERK_API_URL", e.to_string()))?,
