@@ -7,11 +7,12 @@ use tracing_subscriber::filter::LevelFilter;
 /// The level `RUST_LOG` names (its last bare level word), `info` otherwise.
 pub fn level_from(value: Option<&str>) -> LevelFilter {
     value
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .filter_map(|part| part.rsplit('=').next())
-        .filter_map(|word| word.trim().parse::<LevelFilter>().ok())
-        .last()
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|part| part.rsplit('=').next())
+                .filter_map(|word| word.trim().parse::<LevelFilter>().ok())
+                .next_back()
+        })
         .unwrap_or(LevelFilter::INFO)
 }
 
