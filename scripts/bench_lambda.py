@@ -91,9 +91,14 @@ def main(argv):
                                  stderr=subprocess.PIPE, start_new_session=True)
         for _ in range(load):
             assert h.invoke(watch.port, "protected", ev)["statusCode"] == 200
-        os.killpg(timed.pid, signal.SIGTERM)
-        time.sleep(0.5)
-        os.killpg(timed.pid, signal.SIGKILL) if timed.poll() is None else None
+        # Stop the bootstrap itself (the child of /usr/bin/time), so that time reports its peak RSS.
+        child = subprocess.run(["pgrep", "-P", str(timed.pid)], capture_output=True, text=True).stdout.split()
+        for pid in child:
+            os.kill(int(pid), signal.SIGTERM)
+        try:
+            timed.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(timed.pid, signal.SIGKILL)
         err = timed.stderr.read().decode().strip().splitlines()
         peak_kib = int(err[-1]) if err and err[-1].isdigit() else None
         med = lambda k: statistics.median(s[k] for s in splits if k in s) if any(k in s for s in splits) else None

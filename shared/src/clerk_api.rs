@@ -1,6 +1,7 @@
 //! The Clerk Backend API: the key set (`GET /v1/jwks`) and users (`GET /v1/users/{id}`), through
 //! one hardened HTTP client (short timeouts, no redirects, 200 required, body capped, bounded
-//! retries with jittered back-off).
+//! retries with jittered back-off). It is hyper with rustls (aws-lc), the stack the AWS SDK brings
+//! anyway: one HTTP stack in the binary, not two.
 
 use std::fmt;
 use std::time::Duration;
@@ -118,10 +119,19 @@ pub fn is_valid_user_id(id: &str) -> bool {
     })
 }
 
-/// The Backend API over HTTPS (or plain HTTP to a loopback stand-in).
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Empty<bytes::Bytes>>;
+
+/// Connection set-up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// A whole request, body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The Backend API over HTTPS (or plain HTTP to a loopback stand-in). Redirects are never
+/// followed (hyper does not), so a 3xx is an error like any non-200.
 #[derive(Clone)]
 pub struct ClerkBackend {
-    http: reqwest::Client,
+    http: Client,
     api_url: String,
 }
 
@@ -136,14 +146,20 @@ impl fmt::Debug for ClerkBackend {
 impl ClerkBackend {
     /// `api_url` as validated by [`crate::config::Config`] (no trailing slash).
     pub fn new(api_url: impl Into<String>) -> Result<Self, ClerkApiError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_millis(1500))
-            .timeout(Duration::from_secs(3))
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClerkApiError::Unavailable(format!("HTTP client: {e}")))?;
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| ClerkApiError::Unavailable(format!("TLS roots: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(50))
+                .build(https);
         Ok(Self {
             http,
             api_url: api_url.into().trim_end_matches('/').to_owned(),
@@ -169,38 +185,60 @@ impl ClerkBackend {
     }
 
     async fn get_once(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.get_within_timeout(path, secret)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClerkApiError::Unavailable(format!("{path}: timeout"))),
+        }
+    }
+
+    async fn get_within_timeout(
+        &self,
+        path: &str,
+        secret: &SecretKey,
+    ) -> Result<Vec<u8>, ClerkApiError> {
+        use http_body_util::BodyExt as _;
         let url = format!("{}{}", self.api_url, path);
-        let mut resp = self
-            .http
-            .get(&url)
-            .bearer_auth(secret.expose())
-            .header("Clerk-API-Version", CLERK_API_VERSION)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?;
+        let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
+            .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
+        let req = http::Request::get(url)
+            .header(http::header::AUTHORIZATION, bearer)
+            .header("clerk-api-version", CLERK_API_VERSION)
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(http_body_util::Empty::new())
+            .map_err(|_| ClerkApiError::Unavailable(format!("{path}: bad request")))?;
+        let resp = self.http.request(req).await.map_err(|e| {
+            ClerkApiError::Unavailable(if e.is_connect() {
+                "connection failed".into()
+            } else {
+                "request failed".into()
+            })
+        })?;
         let status = resp.status();
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
+        let retry = retry_after(resp.headers());
+        let too_big = resp
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+        if too_big {
             return Err(ClerkApiError::Unavailable(format!(
                 "{path}: body over {MAX_BODY_BYTES} bytes"
             )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY_BYTES)
+            .collect()
             .await
-            .map_err(|e| ClerkApiError::Unavailable(describe(&e)))?
-        {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ClerkApiError::Unavailable(format!(
-                    "{path}: body over {MAX_BODY_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|_| {
+                ClerkApiError::Unavailable(format!(
+                    "{path}: unreadable or over {MAX_BODY_BYTES} bytes"
+                ))
+            })?
+            .to_bytes()
+            .to_vec();
         match status.as_u16() {
             200 => Ok(body),
             401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => {
@@ -208,26 +246,14 @@ impl ClerkBackend {
             }
             404 => Err(ClerkApiError::NotFound),
             429 => Err(ClerkApiError::RateLimited {
-                retry_after: retry_after(resp.headers()).unwrap_or(Duration::from_secs(10)),
+                retry_after: retry.unwrap_or(Duration::from_secs(10)),
             }),
             code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
         }
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else if e.is_body() || e.is_decode() {
-        "unreadable body".into()
-    } else {
-        "request failed".into()
-    }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let secs: u64 = headers
         .get("retry-after")?
         .to_str()
