@@ -182,3 +182,82 @@ pub fn json_body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
         _ => Value::Null,
     }
 }
+
+/// A secret source for tests: counts its reads; its answer can be changed or broken at any time.
+#[derive(Debug)]
+pub struct FakeSecretSource {
+    value: std::sync::Mutex<Result<String, crate::secret::SecretError>>,
+    reads: std::sync::atomic::AtomicU64,
+}
+
+impl FakeSecretSource {
+    pub fn new(value: impl Into<String>) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            value: std::sync::Mutex::new(Ok(value.into())),
+            reads: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+    /// What the next reads return.
+    pub fn set(&self, value: Result<String, crate::secret::SecretError>) {
+        *self
+            .value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+    }
+    /// Reads so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::secret::SecretSource for FakeSecretSource {
+    async fn fetch(&self) -> Result<String, crate::secret::SecretError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.value
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The benchmarks' floor: the raw aws-lc-rs RS256 check of `token`, with the key parsed once and
+/// the signing input and signature at hand.
+#[derive(Debug)]
+pub struct Floor {
+    key: aws_lc_rs::signature::ParsedPublicKey,
+    input: String,
+    signature: Vec<u8>,
+}
+
+impl Floor {
+    /// # Panics
+    /// If the token or key is not usable (test support only).
+    #[allow(clippy::expect_used)]
+    pub fn new(key: &TestKey, token: &str) -> Self {
+        use base64::Engine as _;
+        let (input, sig) = token.rsplit_once('.').expect("a JWT");
+        let c = PublicKeyComponents::<Vec<u8>>::from(key.pair.public_key());
+        let spki = PublicKeyComponents {
+            n: &c.n[..],
+            e: &c.e[..],
+        }
+        .as_der()
+        .expect("SPKI");
+        Self {
+            key: aws_lc_rs::signature::ParsedPublicKey::new(
+                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                spki.as_ref(),
+            )
+            .expect("RSA key"),
+            input: input.to_owned(),
+            signature: URL_SAFE_NO_PAD.decode(sig).expect("base64url signature"),
+        }
+    }
+
+    pub fn verify(&self) -> bool {
+        self.key
+            .verify_sig(self.input.as_bytes(), &self.signature)
+            .is_ok()
+    }
+}

@@ -2,38 +2,22 @@
 //! HTTP server in-process) and a counting secret source.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
 use serde_json::{Value, json};
 use shared::clerk_api::ClerkBackend;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::Config;
-use shared::secret::{SecretError, SecretSource};
-use shared::testing::{apigw_v2_request, json_body};
+use shared::secret::SecretError;
+use shared::testing::{FakeSecretSource, apigw_v2_request, json_body};
 
 use crate::App;
-
-#[derive(Debug)]
-struct Secrets {
-    value: Mutex<Result<String, SecretError>>,
-    reads: AtomicU64,
-}
-
-#[async_trait]
-impl SecretSource for Secrets {
-    async fn fetch(&self) -> Result<String, SecretError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.value.lock().unwrap().clone()
-    }
-}
 
 struct Rig {
     stub: Stub,
     app: App,
-    secrets: Arc<Secrets>,
+    secrets: Arc<FakeSecretSource>,
     _clock: Arc<ManualClock>,
 }
 
@@ -46,10 +30,7 @@ async fn rig() -> Rig {
         ("CLERK_API_URL", stub.api_url()),
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let secrets = Arc::new(Secrets {
-        value: Mutex::new(Ok(stub.secret_key())),
-        reads: AtomicU64::new(0),
-    });
+    let secrets = FakeSecretSource::new(stub.secret_key());
     let backend = Arc::new(ClerkBackend::new(stub.api_url()).unwrap());
     let clock = ManualClock::new(SystemClock.now_ms());
     let app = App::new(
@@ -152,18 +133,12 @@ async fn protected_refuses_bad_tokens_with_their_reason() {
 async fn warm_requests_make_no_network_calls() {
     let r = rig().await;
     r.app.warm().await;
-    assert_eq!(
-        (r.stub.jwks_calls(), r.secrets.reads.load(Ordering::SeqCst)),
-        (1, 1)
-    );
+    assert_eq!((r.stub.jwks_calls(), r.secrets.reads()), (1, 1));
     let t = r.mint(json!({}));
     for _ in 0..25 {
         assert_eq!(r.get("/api/protected", Some(&t)).await.0, 200);
     }
-    assert_eq!(
-        (r.stub.jwks_calls(), r.secrets.reads.load(Ordering::SeqCst)),
-        (1, 1)
-    );
+    assert_eq!((r.stub.jwks_calls(), r.secrets.reads()), (1, 1));
 }
 
 #[tokio::test]
@@ -228,7 +203,8 @@ async fn outages_are_503_never_401() {
     assert_eq!(resp.headers()["retry-after"], "2");
     // Secrets Manager throttling on a cold container.
     let r = rig().await;
-    *r.secrets.value.lock().unwrap() = Err(SecretError::Transient("ThrottlingException".into()));
+    r.secrets
+        .set(Err(SecretError::Transient("ThrottlingException".into())));
     let (status, body, _) = r.get("/api/protected", Some(&r.mint(json!({})))).await;
     assert_eq!(
         (status, body["reason"].as_str()),
@@ -236,7 +212,8 @@ async fn outages_are_503_never_401() {
     );
     // A deleted secret is a 500 with a generic body.
     let r = rig().await;
-    *r.secrets.value.lock().unwrap() = Err(SecretError::NotFound("clerk/secret".into()));
+    r.secrets
+        .set(Err(SecretError::NotFound("clerk/secret".into())));
     let (status, body, _) = r.get("/api/protected", Some(&r.mint(json!({})))).await;
     assert_eq!(status, 500);
     assert_eq!(

@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
 use serde_json::json;
 use shared::auth::Authenticator;
@@ -15,28 +13,14 @@ use shared::clerk_api::ClerkBackend;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::error::{AuthError, Reason};
 use shared::jwks::KeyCacheSettings;
-use shared::secret::{SecretCache, SecretError, SecretSource};
+use shared::secret::{SecretCache, SecretError};
+use shared::testing::FakeSecretSource;
 use shared::verify::Verifier;
-
-/// A secret source that counts its reads and can be changed or broken.
-#[derive(Debug)]
-struct FakeSecrets {
-    value: Mutex<Result<String, SecretError>>,
-    reads: AtomicU64,
-}
-
-#[async_trait]
-impl SecretSource for FakeSecrets {
-    async fn fetch(&self) -> Result<String, SecretError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.value.lock().unwrap().clone()
-    }
-}
 
 struct Rig {
     stub: Stub,
     clock: Arc<ManualClock>,
-    secrets: Arc<FakeSecrets>,
+    secrets: Arc<FakeSecretSource>,
     auth: Arc<Authenticator>,
 }
 
@@ -45,10 +29,7 @@ const AZP: &str = "http://localhost:5173";
 async fn rig() -> Rig {
     let stub = Stub::start(StubConfig::default()).await.unwrap();
     let clock = ManualClock::new(SystemClock.now_ms());
-    let secrets = Arc::new(FakeSecrets {
-        value: Mutex::new(Ok(stub.secret_key())),
-        reads: AtomicU64::new(0),
-    });
+    let secrets = FakeSecretSource::new(stub.secret_key());
     let cache = Arc::new(SecretCache::new(
         secrets.clone(),
         Duration::from_secs(300),
@@ -103,7 +84,7 @@ async fn fresh_set_serves_known_kids_without_network() {
         r.auth.authenticate(&t).await.unwrap();
     }
     assert_eq!(r.stub.jwks_calls(), 1);
-    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(r.secrets.reads(), 1);
 }
 
 #[tokio::test]
@@ -123,7 +104,7 @@ async fn set_is_refetched_after_the_ttl() {
         .unwrap();
     assert_eq!(r.stub.jwks_calls(), 2);
     // The secret (TTL 300 s as well) was read again too.
-    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 2);
+    assert_eq!(r.secrets.reads(), 2);
 }
 
 #[tokio::test]
@@ -189,7 +170,7 @@ async fn concurrent_misses_share_one_fetch() {
         task.await.unwrap().unwrap();
     }
     assert_eq!(r.stub.jwks_calls(), 1);
-    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(r.secrets.reads(), 1);
 }
 
 #[tokio::test]
@@ -270,36 +251,35 @@ async fn clerk_key_invalid_rereads_the_secret_once() {
     r.stub.set_secret_key("sk_test_rotatedKey123");
     let e = r.auth.authenticate(&r.token()).await.unwrap_err();
     assert!(is_503(&e, Reason::SecretKeyInvalid), "{e:?}");
-    assert_eq!(
-        r.secrets.reads.load(Ordering::SeqCst),
-        2,
-        "one forced re-read"
-    );
+    assert_eq!(r.secrets.reads(), 2, "one forced re-read");
     // Secrets Manager now holds the new key: the next forced re-read (after the cool-down) uses it.
-    *r.secrets.value.lock().unwrap() = Ok("sk_test_rotatedKey123".into());
+    r.secrets.set(Ok("sk_test_rotatedKey123".into()));
     r.advance(Duration::from_secs(31));
     r.auth.authenticate(&r.token()).await.unwrap();
-    assert_eq!(r.secrets.reads.load(Ordering::SeqCst), 3);
+    assert_eq!(r.secrets.reads(), 3);
 }
 
 #[tokio::test]
 async fn secret_unavailable_is_503_and_a_cached_secret_keeps_serving() {
     let r = rig().await;
-    *r.secrets.value.lock().unwrap() = Err(SecretError::Transient("throttled".into()));
+    r.secrets
+        .set(Err(SecretError::Transient("throttled".into())));
     let e = r.auth.authenticate(&r.token()).await.unwrap_err();
     assert!(is_503(&e, Reason::SecretUnavailable), "{e:?}");
     assert_eq!(r.stub.jwks_calls(), 0);
-    *r.secrets.value.lock().unwrap() = Ok(r.stub.secret_key());
+    r.secrets.set(Ok(r.stub.secret_key()));
     r.advance(Duration::from_secs(2));
     r.auth.authenticate(&r.token()).await.unwrap();
     // Secrets Manager throttles again after the TTL: the cached secret and keys keep serving.
-    *r.secrets.value.lock().unwrap() = Err(SecretError::Transient("throttled".into()));
+    r.secrets
+        .set(Err(SecretError::Transient("throttled".into())));
     r.advance(Duration::from_secs(301));
     let t = r.token_with(json!({"offset_secs": 303}));
     r.auth.authenticate(&t).await.unwrap();
     // A deleted secret is a misconfiguration (500), not a transient outage.
     let r = rig().await;
-    *r.secrets.value.lock().unwrap() = Err(SecretError::NotFound("clerk/secret".into()));
+    r.secrets
+        .set(Err(SecretError::NotFound("clerk/secret".into())));
     let e = r.auth.authenticate(&r.token()).await.unwrap_err();
     assert!(matches!(e, AuthError::Misconfigured(_)), "{e:?}");
 }
@@ -309,7 +289,7 @@ async fn json_secret_with_a_pem_verifies_networkless() {
     let r = rig().await;
     let secret =
         json!({"CLERK_SECRET_KEY": r.stub.secret_key(), "CLERK_JWT_KEY": r.stub.public_pem()});
-    *r.secrets.value.lock().unwrap() = Ok(secret.to_string());
+    r.secrets.set(Ok(secret.to_string()));
     r.auth.authenticate(&r.token()).await.unwrap();
     assert_eq!(r.stub.jwks_calls(), 0, "no key set call with a PEM");
 }
