@@ -119,11 +119,13 @@ pub fn is_valid_user_id(id: &str) -> bool {
     })
 }
 
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
-type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Empty<bytes::Bytes>>;
+type Client = hyper_util::client::legacy::Client<
+    crate::https::Connector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
 
 /// Connection set-up.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const CONNECT_TIMEOUT: Duration = crate::https::CONNECT_TIMEOUT;
 /// A whole request, body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -146,20 +148,7 @@ impl fmt::Debug for ClerkBackend {
 impl ClerkBackend {
     /// `api_url` as validated by [`crate::config::Config`] (no trailing slash).
     pub fn new(api_url: impl Into<String>) -> Result<Self, ClerkApiError> {
-        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        tcp.set_nodelay(true);
-        tcp.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| ClerkApiError::Unavailable(format!("TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(50))
-                .build(https);
+        let http = crate::https::client().map_err(ClerkApiError::Unavailable)?;
         Ok(Self {
             http,
             api_url: api_url.into().trim_end_matches('/').to_owned(),

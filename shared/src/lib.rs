@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod https;
 pub mod jwks;
 pub mod keys;
 pub mod logging;

@@ -118,6 +118,8 @@ pub struct AwsSecretSource {
 }
 
 impl AwsSecretSource {
+    /// With a client of your own: give its config [`crate::https::sdk_http_client`] (the SDK's
+    /// default HTTPS client is not compiled in).
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
         Self {
             client,
@@ -149,6 +151,11 @@ impl AwsSecretSource {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(2));
+        match crate::https::sdk_http_client() {
+            Ok(client) => builder = builder.http_client(client),
+            // Without TLS roots every call fails; the SDK reports it per request (a 503).
+            Err(e) => tracing::error!(error = %e, "no HTTPS client for Secrets Manager"),
+        }
         if let (Some(id), Some(key)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
             builder = builder.credentials_provider(Credentials::new(
                 id,

@@ -45,7 +45,8 @@ pub enum Fault {
     Garbage,
     /// 200 with a 1 MiB body.
     Oversized,
-    /// 302 to another address.
+    /// 302 to `/v1/jwks-redirected` on the same server, which serves the real key set and
+    /// counts the clients that followed ([`Stub::redirects_followed`]).
     Redirect,
 }
 
@@ -91,6 +92,7 @@ struct Inner {
     users: Mutex<BTreeMap<String, Value>>,
     jwks_calls: AtomicU64,
     user_calls: AtomicU64,
+    redirects_followed: AtomicU64,
     api: Mutex<ApiListener>,
     /// The runtime the listeners run on (faults may be switched from outside it).
     runtime: tokio::runtime::Handle,
@@ -160,6 +162,7 @@ impl Stub {
             users: Mutex::new(demo_users()),
             jwks_calls: AtomicU64::new(0),
             user_calls: AtomicU64::new(0),
+            redirects_followed: AtomicU64::new(0),
             api: Mutex::new(ApiListener {
                 addr: api_listener.local_addr()?,
                 accept: None,
@@ -204,9 +207,14 @@ impl Stub {
     pub fn user_calls(&self) -> u64 {
         self.inner.user_calls.load(Ordering::SeqCst)
     }
+    /// Requests that followed a [`Fault::Redirect`] answer (a hardened client makes none).
+    pub fn redirects_followed(&self) -> u64 {
+        self.inner.redirects_followed.load(Ordering::SeqCst)
+    }
     pub fn reset_stats(&self) {
         self.inner.jwks_calls.store(0, Ordering::SeqCst);
         self.inner.user_calls.store(0, Ordering::SeqCst);
+        self.inner.redirects_followed.store(0, Ordering::SeqCst);
     }
     pub fn set_fault(&self, fault: Fault, delay_ms: u64) {
         set_fault(&self.inner, fault, delay_ms);
@@ -319,6 +327,7 @@ fn now_secs() -> i64 {
 fn api_router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/v1/jwks", get(jwks))
+        .route("/v1/jwks-redirected", get(jwks_redirected))
         .route("/v1/users/{id}", get(user))
         .fallback(|| async {
             clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "Not found")
@@ -362,7 +371,7 @@ async fn fault_response(inner: &Inner) -> Option<Response> {
         Fault::Redirect => Some(
             (
                 StatusCode::FOUND,
-                [(header::LOCATION, "http://127.0.0.1:9/v1/jwks")],
+                [(header::LOCATION, "/v1/jwks-redirected")],
             )
                 .into_response(),
         ),
@@ -398,6 +407,19 @@ async fn jwks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
     if let Some(r) = unauthorized(&inner, &headers) {
         return r;
     }
+    key_set(&inner)
+}
+
+/// Where [`Fault::Redirect`] points: the real key set, so that a client that follows succeeds.
+async fn jwks_redirected(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    inner.redirects_followed.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = unauthorized(&inner, &headers) {
+        return r;
+    }
+    key_set(&inner)
+}
+
+fn key_set(inner: &Inner) -> Response {
     let keys = lock(&inner.keys);
     let mut list: Vec<Value> = vec![keys.current.jwk()];
     // Clerk keeps serving a rotated-out key for a while.
@@ -694,6 +716,7 @@ async fn admin_stats(State(inner): State<Arc<Inner>>) -> Response {
     axum::Json(json!({
         "jwks": inner.jwks_calls.load(Ordering::SeqCst),
         "users": inner.user_calls.load(Ordering::SeqCst),
+        "redirectsFollowed": inner.redirects_followed.load(Ordering::SeqCst),
     }))
     .into_response()
 }
@@ -701,6 +724,7 @@ async fn admin_stats(State(inner): State<Arc<Inner>>) -> Response {
 async fn admin_stats_reset(State(inner): State<Arc<Inner>>) -> Response {
     inner.jwks_calls.store(0, Ordering::SeqCst);
     inner.user_calls.store(0, Ordering::SeqCst);
+    inner.redirects_followed.store(0, Ordering::SeqCst);
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -230,6 +230,11 @@ async fn bad_answers_are_503_and_redirects_are_not_followed() {
             "{fault:?}: {}",
             r.stub.jwks_calls()
         );
+        assert_eq!(
+            r.stub.redirects_followed(),
+            0,
+            "{fault:?}: redirect followed"
+        );
     }
 }
 

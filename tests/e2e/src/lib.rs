@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -174,14 +174,69 @@ impl Moto {
     }
 }
 
-/// A TCP proxy in front of Secrets Manager that counts `GetSecretValue` requests and can play
-/// "down" (connections refused at once).
+/// What the proxy in front of Secrets Manager does with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SmMode {
+    /// Forwarded to moto.
+    Pass = 0,
+    /// Closed at once: connection refused, as far as the client can tell.
+    Down = 1,
+    /// Every request answered `400 ThrottlingException`, as Secrets Manager does past its rate.
+    Throttled = 2,
+}
+
+/// A TCP proxy in front of Secrets Manager that counts `GetSecretValue` requests (forwarded or
+/// refused) and can play "down" or "throttled". Switching away from `Pass` drops the connections
+/// in flight, so that pooled connections see the fault too.
 #[derive(Debug)]
 pub struct CountingProxy {
     pub port: u16,
     pub get_secret_value: Arc<AtomicU64>,
-    down: Arc<AtomicBool>,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
     _rt: tokio::runtime::Runtime,
+}
+
+/// Secrets Manager's answer past its request rate.
+fn throttled_response() -> String {
+    let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         x-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn count_hits(bytes: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(bytes).to_ascii_lowercase();
+    text.matches("x-amz-target: secretsmanager.getsecretvalue")
+        .count() as u64
+}
+
+/// Reads one HTTP request (headers and `Content-Length` body) from `conn`.
+async fn read_request(conn: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return buf;
+            }
+        }
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return buf,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 impl CountingProxy {
@@ -196,19 +251,31 @@ impl CountingProxy {
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let count = Arc::new(AtomicU64::new(0));
-        let down = Arc::new(AtomicBool::new(false));
-        let (c, d) = (count.clone(), down.clone());
+        let mode = Arc::new(std::sync::atomic::AtomicU8::new(SmMode::Pass as u8));
+        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (c, m, cs) = (count.clone(), mode.clone(), conns.clone());
         rt.spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else {
+                let Ok((mut client, _)) = listener.accept().await else {
                     continue;
                 };
-                if d.load(Ordering::SeqCst) {
+                let mode = m.load(Ordering::SeqCst);
+                if mode == SmMode::Down as u8 {
                     drop(client);
                     continue;
                 }
                 let c = c.clone();
-                tokio::spawn(async move {
+                if mode == SmMode::Throttled as u8 {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt as _;
+                        let req = read_request(&mut client).await;
+                        c.fetch_add(count_hits(&req), Ordering::SeqCst);
+                        let _ = client.write_all(throttled_response().as_bytes()).await;
+                        let _ = client.shutdown().await;
+                    });
+                    continue;
+                }
+                let task = tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
                     else {
                         return;
@@ -223,11 +290,7 @@ impl CountingProxy {
                                 Ok(0) | Err(_) => break,
                                 Ok(n) => n,
                             };
-                            let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                            let hits = text
-                                .matches("x-amz-target: secretsmanager.getsecretvalue")
-                                .count();
-                            c.fetch_add(hits as u64, Ordering::SeqCst);
+                            c.fetch_add(count_hits(&buf[..n]), Ordering::SeqCst);
                             if sw.write_all(&buf[..n]).await.is_err() {
                                 break;
                             }
@@ -239,22 +302,36 @@ impl CountingProxy {
                     };
                     tokio::join!(up, down);
                 });
+                let mut list = cs.lock().unwrap();
+                list.retain(|h: &tokio::task::AbortHandle| !h.is_finished());
+                list.push(task.abort_handle());
             }
         });
         Self {
             port,
             get_secret_value: count,
-            down,
+            mode,
+            conns,
             _rt: rt,
         }
     }
 
+    /// `GetSecretValue` requests that reached the proxy (forwarded or throttled).
     pub fn count(&self) -> u64 {
         self.get_secret_value.load(Ordering::SeqCst)
     }
 
+    pub fn set_mode(&self, mode: SmMode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+        if mode != SmMode::Pass {
+            for h in self.conns.lock().unwrap().drain(..) {
+                h.abort();
+            }
+        }
+    }
+
     pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
+        self.set_mode(if down { SmMode::Down } else { SmMode::Pass });
     }
 }
 
@@ -321,14 +398,20 @@ impl Watch {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Resident memory of the running function process named `name` (a child of watch), in KiB.
-    pub fn function_rss_kib(&self, name: &str) -> Option<u64> {
+    /// The pid of the running function process named `name` (a child of watch).
+    pub fn function_pid(&self, name: &str) -> Option<u32> {
         let out = Command::new("pgrep").args(["-x", name]).output().ok()?;
-        let pid = String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout)
             .lines()
             .next()?
             .trim()
-            .to_owned();
+            .parse()
+            .ok()
+    }
+
+    /// Resident memory of the running function process named `name`, in KiB.
+    pub fn function_rss_kib(&self, name: &str) -> Option<u64> {
+        let pid = self.function_pid(name)?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()

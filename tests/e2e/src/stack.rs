@@ -23,6 +23,11 @@ pub struct Stack {
 impl Stack {
     /// Starts everything; `clerk_down_at_start`: the stand-in refuses connections until told otherwise.
     pub fn start(clerk_down_at_start: bool) -> Self {
+        Self::start_with(clerk_down_at_start, &[])
+    }
+
+    /// [`Stack::start`] with more (or overriding) environment variables for the functions.
+    pub fn start_with(clerk_down_at_start: bool, extra_env: &[(&str, &str)]) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -35,7 +40,7 @@ impl Stack {
         let dir = crate::root().join("target/e2e-logs");
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("watch-{}.log", std::process::id()));
-        let env = vec![
+        let mut env = vec![
             ("CLERK_PUBLISHABLE_KEY", stub.publishable_key()),
             ("CLERK_AUTHORIZED_PARTIES", AZP.to_owned()),
             ("CLERK_SECRET_ID", SECRET_ID.to_owned()),
@@ -52,6 +57,7 @@ impl Stack {
             // A short cool-down, so that rotation after the forged-token step needs no long wait.
             ("CLERK_JWKS_COOLDOWN_SECS", "2".to_owned()),
         ];
+        env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
         if clerk_down_at_start {
             stub.set_fault(Fault::Down, 0);
         }

@@ -19,6 +19,7 @@ fn client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
         .endpoint_url(endpoint)
+        .http_client(shared::https::sdk_http_client().unwrap())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(conf)
 }
