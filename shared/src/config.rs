@@ -64,6 +64,10 @@ pub struct Config {
     pub key_cache: KeyCacheSettings,
     /// `CLERK_SECRET_TTL_SECS`: how long the secret is used before it is read again. Default 300.
     pub secret_ttl: Duration,
+    /// `CLERK_SIGNATURE_CACHE_SIZE`: signatures remembered as verified (see
+    /// [`crate::sig_cache`]). Default 1024; 0 turns the cache off (every request pays the RSA
+    /// check); at most 65536.
+    pub signature_cache: usize,
 }
 
 impl Config {
@@ -145,6 +149,20 @@ impl Config {
         let secret_ttl = parse_secs(get("CLERK_SECRET_TTL_SECS"), 300)
             .map_err(|m| ConfigError::new("CLERK_SECRET_TTL_SECS", m))?;
 
+        let signature_cache = match get("CLERK_SIGNATURE_CACHE_SIZE") {
+            None => crate::sig_cache::DEFAULT_CAPACITY,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 65_536)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "CLERK_SIGNATURE_CACHE_SIZE",
+                        "expected a whole number from 0 (off) to 65536",
+                    )
+                })?,
+        };
+
         Ok(Self {
             publishable_key,
             issuer,
@@ -156,6 +174,7 @@ impl Config {
             accept_pending,
             key_cache,
             secret_ttl,
+            signature_cache,
         })
     }
 

@@ -33,6 +33,8 @@ pub struct RsaKey {
     kid: Option<String>,
     bits: u32,
     parsed: ParsedPublicKey,
+    /// SHA-256 of the SPKI encoding: the key material's identity.
+    fingerprint: [u8; 32],
 }
 
 impl RsaKey {
@@ -71,7 +73,16 @@ impl RsaKey {
             .map_err(|_| RsaKeyError::Rejected)?;
         let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref())
             .map_err(|_| RsaKeyError::Rejected)?;
-        Ok(Self { kid, bits, parsed })
+        let mut fingerprint = [0u8; 32];
+        fingerprint.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki.as_ref()).as_ref(),
+        );
+        Ok(Self {
+            kid,
+            bits,
+            parsed,
+            fingerprint,
+        })
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -86,6 +97,11 @@ impl RsaKey {
     #[inline]
     pub fn verify_rs256(&self, message: &[u8], signature: &[u8]) -> bool {
         self.parsed.verify_sig(message, signature).is_ok()
+    }
+
+    /// SHA-256 of the key's SPKI encoding.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// Same key material (a rotated key may keep its `kid`).

@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Reason;
 use crate::rsa_key::RsaKey;
 use crate::session::Session;
+use crate::sig_cache::SignatureCache;
 
 /// Longest token accepted (ours): Clerk's session tokens are well under 2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -116,6 +117,7 @@ pub struct Verifier {
     skew_ms: i64,
     accept_pending: bool,
     clock: Arc<dyn Clock>,
+    signatures: Option<Arc<SignatureCache>>,
 }
 
 impl Verifier {
@@ -142,6 +144,9 @@ impl Verifier {
             skew_ms: crate::config::DEFAULT_CLOCK_SKEW_MS as i64,
             accept_pending: false,
             clock: clock::system(),
+            signatures: Some(Arc::new(SignatureCache::new(
+                crate::sig_cache::DEFAULT_CAPACITY,
+            ))),
         })
     }
 
@@ -150,7 +155,8 @@ impl Verifier {
         Ok(
             Self::new(config.issuer.clone(), config.authorized_parties.clone())?
                 .with_skew_ms(config.clock_skew_ms)
-                .with_accept_pending(config.accept_pending),
+                .with_accept_pending(config.accept_pending)
+                .with_signature_cache(config.signature_cache),
         )
     }
 
@@ -161,6 +167,15 @@ impl Verifier {
     pub fn with_accept_pending(mut self, accept: bool) -> Self {
         self.accept_pending = accept;
         self
+    }
+    /// Remembers up to `capacity` verified signatures ([`crate::sig_cache`]); 0: none.
+    pub fn with_signature_cache(mut self, capacity: usize) -> Self {
+        self.signatures = (capacity > 0).then(|| Arc::new(SignatureCache::new(capacity)));
+        self
+    }
+    /// The signature cache, when on.
+    pub fn signature_cache(&self) -> Option<&SignatureCache> {
+        self.signatures.as_deref()
     }
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -190,10 +205,23 @@ impl Verifier {
         token: &DecodedToken<'_>,
         key: &RsaKey,
     ) -> Result<Session, Reason> {
+        let Some(cache) = &self.signatures else {
+            if !signature_valid(token, key) {
+                return Err(Reason::TokenInvalidSignature);
+            }
+            return self.check_claims(token);
+        };
+        let digest = SignatureCache::digest(key, token.signing_input, &token.signature);
+        if cache.contains(&digest) {
+            return self.check_claims(token);
+        }
         if !signature_valid(token, key) {
             return Err(Reason::TokenInvalidSignature);
         }
-        self.check_claims(token)
+        let session = self.check_claims(token)?;
+        let now = i64::try_from(self.clock.now_ms() / 1000).unwrap_or(i64::MAX);
+        cache.insert(digest, session.expires_at, now);
+        Ok(session)
     }
 
     /// Checks 0 to 14 with one key (networkless verification).
