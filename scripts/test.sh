@@ -28,6 +28,8 @@ echo "== sam build and the built bootstraps"
 echo "== differential test against @clerk/backend"
 ./scripts/node-setup.sh tests/clerk-node
 node tests/clerk-node/differential.mjs target/debug/clerk-token --count 2000 --report target/differential-report.json
+echo "== fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
+./scripts/fuzz.sh "${FUZZ_SECS:-20}"
 echo "== static site: unit tests, production build check, browser tests (Chromium)"
 ./scripts/node-setup.sh static-site
 (cd static-site && npx tsc --noEmit && npx vitest run && node --test tests/build-check.test.mjs && node --test tests/browser/)

@@ -23,13 +23,16 @@ fn f() -> &'static F {
     static F_: OnceLock<F> = OnceLock::new();
     F_.get_or_init(|| {
         let k = TestKey::generate("ins_fuzz");
-        F {
+        let f = F {
             token: k.sign(&session_claims(ISS, AZP, 1_800_000_000)),
             key: k.rsa_key(),
             verifier: Verifier::new(ISS, vec![AZP.into()])
                 .unwrap()
                 .with_clock(ManualClock::new(1_800_000_000_000)),
-        }
+        };
+        // Accepted once, so its signature is cached: mutations are checked against a warm cache.
+        assert!(f.verifier.verify(&f.token, &f.key).is_ok());
+        f
     })
 }
 

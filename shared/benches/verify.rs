@@ -1,6 +1,8 @@
 //! Verify hot path: token -> `Session` with the key cached, against the floor: the raw aws-lc-rs
-//! RS256 check of the same token with a key parsed once. Also jsonwebtoken's own `decode` as a
-//! reference. Prints each figure and its ratio to the floor, measured in the same run.
+//! RS256 check of the same token with a key parsed once. Every check (signature cache off), and a
+//! repeated token (signature cache on: every check but the RSA one). Also jsonwebtoken's own
+//! `decode` as a reference. Criterion's figures, then the ratios from an interleaved run (each
+//! batch next to a batch of the floor), which is what the README reports.
 //!
 //! Run: `cargo bench -p shared --bench verify` (or `make bench`).
 
@@ -22,10 +24,12 @@ fn main() {
     let key = TestKey::generate("ins_bench");
     let token = key.sign(&session_claims(ISS, AZP, NOW));
     let rsa = key.rsa_key();
-    let verifier = Verifier::new(ISS, vec![AZP.into()])
+    let cached = Verifier::new(ISS, vec![AZP.into()])
         .unwrap()
         .with_clock(ManualClock::new(NOW as u64 * 1000));
+    let verifier = cached.clone().with_signature_cache(0);
     assert!(verifier.verify(&token, &rsa).is_ok());
+    assert!(cached.verify(&token, &rsa).is_ok());
 
     // The floor: a parsed key, the signing input and the decoded signature at hand.
     let floor = Floor::new(&key, &token);
@@ -49,6 +53,9 @@ fn main() {
     c.bench_function("verifier_token_to_session", |b| {
         b.iter(|| verifier.verify(black_box(&token), black_box(&rsa)).unwrap())
     });
+    c.bench_function("verifier_repeated_token", |b| {
+        b.iter(|| cached.verify(black_box(&token), black_box(&rsa)).unwrap())
+    });
     c.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &jwt_key, &validation)
@@ -59,8 +66,36 @@ fn main() {
     report(&[
         "floor_aws_lc_rs_rs256",
         "verifier_token_to_session",
+        "verifier_repeated_token",
         "jsonwebtoken_decode",
     ]);
+
+    let lines = shared::testing::interleaved(
+        60,
+        200,
+        &mut [
+            ("floor_aws_lc_rs_rs256", &mut || {
+                black_box(black_box(&floor).verify());
+            }),
+            ("verifier_token_to_session", &mut || {
+                black_box(verifier.verify(black_box(&token), &rsa).unwrap());
+            }),
+            ("verifier_repeated_token", &mut || {
+                black_box(cached.verify(black_box(&token), &rsa).unwrap());
+            }),
+            ("jsonwebtoken_decode", &mut || {
+                black_box(
+                    jsonwebtoken::decode::<serde_json::Value>(
+                        black_box(&token),
+                        &jwt_key,
+                        &validation,
+                    )
+                    .unwrap(),
+                );
+            }),
+        ],
+    );
+    shared::testing::print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
 }
 
 /// Reads criterion's estimates and prints each mean and its ratio to the first (the floor).

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+#[cfg(feature = "aws")]
 pub mod https;
 pub mod jwks;
 pub mod keys;

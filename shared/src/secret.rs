@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::SdkError;
 use serde::Deserialize;
 
 use crate::clock::Clock;
@@ -102,125 +101,16 @@ impl SecretMaterial {
     }
 }
 
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "aws")]
+pub use aws::AwsSecretSource;
+
 /// The seam in front of Secrets Manager.
 #[async_trait]
 pub trait SecretSource: Send + Sync + fmt::Debug {
     /// The secret's string value.
     async fn fetch(&self) -> Result<String, SecretError>;
-}
-
-/// Secrets Manager through the AWS SDK (standard AWS environment: region, credentials,
-/// `AWS_ENDPOINT_URL` for a local server).
-#[derive(Debug, Clone)]
-pub struct AwsSecretSource {
-    client: aws_sdk_secretsmanager::Client,
-    secret_id: String,
-}
-
-impl AwsSecretSource {
-    /// With a client of your own: give its config [`crate::https::sdk_http_client`] (the SDK's
-    /// default HTTPS client is not compiled in).
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        Self {
-            client,
-            secret_id: secret_id.into(),
-        }
-    }
-
-    /// A client configured from the standard AWS environment variables, as Lambda provides them
-    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`;
-    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` for a local server), with short
-    /// timeouts and few retries: a Lambda request must not hang on it. No credential chain beyond
-    /// the environment (that is what keeps `aws-config` and its STS/SSO clients out of the binary).
-    pub fn from_env(secret_id: impl Into<String>) -> Self {
-        use aws_sdk_secretsmanager::config::{
-            BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
-        };
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let region = var("AWS_REGION")
-            .or_else(|| var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_owned());
-        let mut builder = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
-                    .operation_attempt_timeout(Duration::from_secs(2))
-                    .operation_timeout(Duration::from_secs(5))
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
-        match crate::https::sdk_http_client() {
-            Ok(client) => builder = builder.http_client(client),
-            // Without TLS roots every call fails; the SDK reports it per request (a 503).
-            Err(e) => tracing::error!(error = %e, "no HTTPS client for Secrets Manager"),
-        }
-        if let (Some(id), Some(key)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            builder = builder.credentials_provider(Credentials::new(
-                id,
-                key,
-                var("AWS_SESSION_TOKEN"),
-                None,
-                "environment",
-            ));
-        }
-        if let Some(url) =
-            var("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| var("AWS_ENDPOINT_URL"))
-        {
-            builder = builder.endpoint_url(url);
-        }
-        Self::new(
-            aws_sdk_secretsmanager::Client::from_conf(builder.build()),
-            secret_id,
-        )
-    }
-}
-
-#[async_trait]
-impl SecretSource for AwsSecretSource {
-    async fn fetch(&self) -> Result<String, SecretError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| classify(&self.secret_id, &e))?;
-        out.secret_string
-            .ok_or_else(|| SecretError::Malformed("the secret has no string value".into()))
-    }
-}
-
-fn classify<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(
-    id: &str,
-    err: &SdkError<E, R>,
-) -> SecretError {
-    match err {
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown");
-            match code {
-                "ResourceNotFoundException" | "InvalidRequestException" => {
-                    SecretError::NotFound(format!("{id}: {code}"))
-                }
-                "AccessDeniedException" | "DecryptionFailure" | "UnrecognizedClientException" => {
-                    SecretError::AccessDenied(format!("{id}: {code}"))
-                }
-                _ => SecretError::Transient(format!("{id}: {code}")),
-            }
-        }
-        SdkError::TimeoutError(_) => SecretError::Transient(format!("{id}: timeout")),
-        SdkError::DispatchFailure(_) => SecretError::Transient(format!("{id}: connection failed")),
-        other => SecretError::Transient(format!("{id}: {}", short_kind(other))),
-    }
-}
-
-fn short_kind<E, R>(err: &SdkError<E, R>) -> &'static str {
-    match err {
-        SdkError::ConstructionFailure(_) => "request construction failed",
-        SdkError::ResponseError(_) => "unreadable response",
-        _ => "error",
-    }
 }
 
 /// The secret, cached per container: TTL, stale on transient errors, single flight, and a forced,

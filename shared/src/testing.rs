@@ -261,3 +261,61 @@ impl Floor {
             .is_ok()
     }
 }
+
+/// One line of [`interleaved`]: a benchmark's median time per call and its median ratio to the
+/// first (the baseline), over rounds.
+#[derive(Debug, Clone)]
+pub struct Interleaved {
+    pub name: &'static str,
+    pub ns_per_call: f64,
+    pub ratio: f64,
+}
+
+/// Runs each benchmark in turn, `batch` calls each, for `rounds` rounds, so that every
+/// measurement has its baseline measured next to it (frequency changes and noisy neighbours hit
+/// both). Returns, for each, its median time per call and the median of its per-round ratios to
+/// the first benchmark.
+pub fn interleaved(
+    rounds: usize,
+    batch: usize,
+    benches: &mut [(&'static str, &mut dyn FnMut())],
+) -> Vec<Interleaved> {
+    let n = benches.len();
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    for _ in 0..rounds {
+        for (i, (_, f)) in benches.iter_mut().enumerate() {
+            let start = std::time::Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            #[allow(clippy::cast_precision_loss)]
+            times[i].push(start.elapsed().as_nanos() as f64 / batch as f64);
+        }
+    }
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (0..n)
+        .map(|i| Interleaved {
+            name: benches[i].0,
+            ns_per_call: median(times[i].clone()),
+            ratio: median(times[i].iter().zip(&times[0]).map(|(t, b)| t / b).collect()),
+        })
+        .collect()
+}
+
+/// Prints [`interleaved`]'s lines as a table.
+#[allow(clippy::print_stdout)]
+pub fn print_interleaved(title: &str, lines: &[Interleaved]) {
+    println!("\n{title}");
+    println!("{:<34} {:>12} {:>10}", "benchmark", "median", "x floor");
+    for l in lines {
+        println!(
+            "{:<34} {:>9.2} us {:>10.3}",
+            l.name,
+            l.ns_per_call / 1000.0,
+            l.ratio
+        );
+    }
+}

@@ -1,6 +1,9 @@
 //! Whole handler: an API Gateway v2 event for `GET /api/protected` to the serialized response, in
 //! process (event JSON parsed, token verified with the cached key, session serialized), against
-//! the floor (the raw aws-lc-rs RS256 check of the same token). Prints the ratio.
+//! the floor (the raw aws-lc-rs RS256 check of the same token). With every check (signature cache
+//! off) and for a repeated token (cache on); event parsing alone shows where the rest goes.
+//! Criterion's figures, then the ratios from an interleaved run (each batch next to a batch of
+//! the floor), which is what the README reports.
 //!
 //! Run: `cargo bench -p protected --bench handler` (or `make bench`).
 
@@ -56,29 +59,35 @@ fn main() {
     let pk = PublishableKey::encode(Instance::Development, "bench-00.clerk.accounts.dev");
     let iss = "https://bench-00.clerk.accounts.dev";
     let token = key.sign(&session_claims(iss, AZP, NOW));
-    let env: HashMap<&str, String> = HashMap::from([
-        ("CLERK_PUBLISHABLE_KEY", pk),
-        ("CLERK_AUTHORIZED_PARTIES", AZP.into()),
-        ("CLERK_SECRET_ID", "bench".into()),
-    ]);
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let keys = Arc::new(Keys(key.public_pem()));
-    let app = App::new(
-        &config,
-        Arc::new(Secret),
-        keys.clone(),
-        keys,
-        ManualClock::new(NOW as u64 * 1000),
-    )
-    .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(app.warm());
+    let app = |cache: &str| {
+        let env: HashMap<&str, String> = HashMap::from([
+            ("CLERK_PUBLISHABLE_KEY", pk.clone()),
+            ("CLERK_AUTHORIZED_PARTIES", AZP.into()),
+            ("CLERK_SECRET_ID", "bench".into()),
+            ("CLERK_SIGNATURE_CACHE_SIZE", cache.into()),
+        ]);
+        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        let keys = Arc::new(Keys(key.public_pem()));
+        let app = App::new(
+            &config,
+            Arc::new(Secret),
+            keys.clone(),
+            keys,
+            ManualClock::new(NOW as u64 * 1000),
+        )
+        .unwrap();
+        rt.block_on(app.warm());
+        app
+    };
+    let full = app("0");
+    let cached = app("1024");
     let auth = format!("Bearer {token}");
     let event = apigw_v2_event("GET", "/api/protected", &[("authorization", &auth)]);
-    let handle = |event: &str| {
+    let handle = |app: &App, event: &str| {
         let req = lambda_http::request::from_str(event).unwrap();
         let resp = rt.block_on(app.handle(&req));
         assert_eq!(resp.status(), 200);
@@ -87,7 +96,8 @@ fn main() {
             _ => unreachable!(),
         }
     };
-    assert!(String::from_utf8_lossy(&handle(&event)).contains("user_2testUser"));
+    assert!(String::from_utf8_lossy(&handle(&full, &event)).contains("user_2testUser"));
+    assert!(String::from_utf8_lossy(&handle(&cached, &event)).contains("user_2testUser"));
 
     let floor = Floor::new(&key, &token);
     assert!(floor.verify());
@@ -100,30 +110,32 @@ fn main() {
         b.iter(|| black_box(&floor).verify())
     });
     c.bench_function("handler_event_to_response", |b| {
-        b.iter(|| handle(black_box(&event)))
+        b.iter(|| handle(&full, black_box(&event)))
+    });
+    c.bench_function("handler_repeated_token", |b| {
+        b.iter(|| handle(&cached, black_box(&event)))
+    });
+    c.bench_function("event_parse_only", |b| {
+        b.iter(|| lambda_http::request::from_str(black_box(&event)).unwrap())
     });
     c.final_summary();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/criterion");
-    let mean = |name: &str| -> Option<f64> {
-        let v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{dir}/{name}/new/estimates.json")).ok()?,
-        )
-        .ok()?;
-        v["mean"]["point_estimate"].as_f64()
-    };
-    if let (Some(floor), Some(h)) = (
-        mean("floor_aws_lc_rs_rs256"),
-        mean("handler_event_to_response"),
-    ) {
-        println!(
-            "\nfloor_aws_lc_rs_rs256      {:>9.2} us {:>8.3} x floor",
-            floor / 1000.0,
-            1.0
-        );
-        println!(
-            "handler_event_to_response  {:>9.2} us {:>8.3} x floor",
-            h / 1000.0,
-            h / floor
-        );
-    }
+    let lines = shared::testing::interleaved(
+        60,
+        200,
+        &mut [
+            ("floor_aws_lc_rs_rs256", &mut || {
+                black_box(black_box(&floor).verify());
+            }),
+            ("handler_event_to_response", &mut || {
+                black_box(handle(&full, black_box(&event)));
+            }),
+            ("handler_repeated_token", &mut || {
+                black_box(handle(&cached, black_box(&event)));
+            }),
+            ("event_parse_only", &mut || {
+                black_box(lambda_http::request::from_str(black_box(&event)).unwrap());
+            }),
+        ],
+    );
+    shared::testing::print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
 }
