@@ -29,15 +29,16 @@ wrapper() { # a bootstrap to run, through qemu when needed
   printf '#!/bin/sh\nexec %s %s\n' "$RUN_PREFIX" "$PWD/.aws-sam/build/$1/bootstrap" >"$w"
   chmod +x "$w"; echo "$w"
 }
-python3 scripts/lambda_harness.py check "$(wrapper PublicFunction)" public /api/health \
-  | tee /dev/stderr | grep -q '"statusCode": 200'
+# (Not `tee /dev/stderr`: opening /dev/stderr truncates a log file that stderr points at.)
+out=$(python3 scripts/lambda_harness.py check "$(wrapper PublicFunction)" public /api/health)
+echo "$out"; grep -q '"statusCode": 200' <<<"$out"
 # The protected function with Secrets Manager and Clerk unreachable: it starts anyway and answers a
 # request without a token with its 401 (init-phase warming failures are not fatal).
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 scripts/lambda_harness.py check "$(wrapper ProtectedFunction)" protected /api/protected --env \
+out=$(python3 scripts/lambda_harness.py check "$(wrapper ProtectedFunction)" protected /api/protected --env \
   CLERK_PUBLISHABLE_KEY=pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk \
   CLERK_AUTHORIZED_PARTIES=https://app.example.com CLERK_SECRET_ID=clerk/none \
   CLERK_API_URL=http://127.0.0.1:$closed AWS_ENDPOINT_URL=http://127.0.0.1:$closed \
-  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_EC2_METADATA_DISABLED=true \
-  | tee /dev/stderr | grep -q '"statusCode": 401'
+  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_EC2_METADATA_DISABLED=true)
+echo "$out"; grep -q '"statusCode": 401' <<<"$out"
 echo "sam-build-check: both $ARCH bootstraps answered"

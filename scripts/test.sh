@@ -8,28 +8,31 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+# Each stage prints the seconds since the start, so a slow CI run shows where the time went.
+stage() { stage "[${SECONDS}s] $*"; }
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
-echo "== cargo build (the binaries cargo lambda watch runs)"
+stage "cargo build (the binaries cargo lambda watch runs)"
 cargo build --workspace -q
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace
-echo "== make dev (smoke)"
+stage "make dev (smoke)"
 ./scripts/dev-smoke.sh
-echo "== template: cfn-lint, sam validate --lint, security properties"
+stage "template: cfn-lint, sam validate --lint, security properties"
 cfn-lint template.yaml
 sam validate --lint --region us-east-1
 python3 -m unittest discover -s tests/template -v
-echo "== sam build and the built bootstraps"
+stage "sam build and the built bootstraps"
 ./scripts/sam-build-check.sh
-echo "== differential test against @clerk/backend"
+stage "differential test against @clerk/backend"
 ./scripts/node-setup.sh tests/clerk-node
 node tests/clerk-node/differential.mjs target/debug/clerk-token --count 2000 --report target/differential-report.json
-echo "== fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
+stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
 ./scripts/fuzz.sh "${FUZZ_SECS:-20}"
-echo "== static site: unit tests, production build check, browser tests (Chromium)"
+stage "static site: unit tests, production build check, browser tests (Chromium)"
 ./scripts/node-setup.sh static-site
 (cd static-site && npx tsc --noEmit && npx vitest run && node --test tests/build-check.test.mjs && node --test tests/browser/)
+echo "== all tests passed in ${SECONDS}s"
