@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 # Each stage prints the seconds since the start, so a slow CI run shows where the time went.
-stage() { stage "[${SECONDS}s] $*"; }
+stage() { echo "== [${SECONDS}s] $*"; }
 
 stage "cargo fmt --check"
 cargo fmt --all -- --check
