@@ -1,7 +1,8 @@
-//! Faults end to end through `cargo lambda watch`: Secrets Manager throttled (cold and warm),
-//! the secret rotated, deleted and restored; Clerk answering 500, garbage, 1 MiB bodies, redirects,
-//! slowly, or not at all past the key set's maximum age. Each with the status a client sees,
-//! recovery once the fault is gone, no panic and the same function process throughout.
+//! Faults end to end through `cargo lambda watch`: Secrets Manager down and throttled at cold
+//! start, throttled while warm, the secret rotated, deleted and restored; Clerk answering 500,
+//! garbage, 1 MiB bodies, redirects, slowly, or not at all past the key set's maximum age. Each
+//! with the status a client sees, recovery once the fault is gone, no panic and the same function
+//! process throughout.
 //!
 //! Short lifetimes make the faults reachable in seconds: the secret is read again after 1 s, the
 //! key set after 2 s, a stale key set serves for at most 6 s, unknown kids refetch after 2 s.
@@ -46,8 +47,14 @@ fn faults_end_to_end() {
     );
     let alice = s.mint(json!({}));
 
-    step("Secrets Manager throttled at cold start: 503 secret-unavailable, never 401");
+    step("Secrets Manager down at cold start: 503 secret-unavailable, never 401");
+    s.proxy.set_mode(SmMode::Down);
+    let a = s.get("/api/protected", Some(&alice));
+    assert_503(&a, "secret-unavailable", "down at cold start");
+
+    step("then throttled: still 503 secret-unavailable");
     s.proxy.set_mode(SmMode::Throttled);
+    sleep(PAST_SECRET_TTL);
     let a = s.get("/api/protected", Some(&alice));
     assert_503(&a, "secret-unavailable", "throttled at cold start");
     assert!(
