@@ -44,7 +44,8 @@ impl AwsSecretSource {
             .region(Region::new(region))
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
+                    // Informational: connections are set up by `crate::https`, with this bound.
+                    .connect_timeout(crate::https::CONNECT_TIMEOUT)
                     .operation_attempt_timeout(Duration::from_secs(2))
                     .operation_timeout(Duration::from_secs(5))
                     .build(),
