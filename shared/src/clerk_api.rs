@@ -1,7 +1,7 @@
 //! The Clerk Backend API: the key set (`GET /v1/jwks`) and users (`GET /v1/users/{id}`), through
 //! one hardened HTTP client (short timeouts, no redirects, 200 required, body capped, bounded
-//! retries with jittered back-off). It is hyper with rustls (aws-lc), the stack the AWS SDK brings
-//! anyway: one HTTP stack in the binary, not two.
+//! retries with jittered back-off), on the process's one HTTP stack ([`crate::https`], which the
+//! AWS SDK uses too). The client itself needs feature `aws`; the seams and parsing do not.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use crate::rsa_key::RsaKey;
 #[cfg(feature = "aws")]
 mod backend;
 #[cfg(feature = "aws")]
-pub use backend::{CONNECT_TIMEOUT, ClerkBackend, REQUEST_TIMEOUT};
+pub use backend::{ClerkBackend, REQUEST_TIMEOUT};
 
 /// The API version this project was written against.
 pub const CLERK_API_VERSION: &str = "2025-11-10";

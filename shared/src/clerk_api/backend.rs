@@ -18,9 +18,7 @@ type Client = hyper_util::client::legacy::Client<
     http_body_util::Empty<bytes::Bytes>,
 >;
 
-/// Connection set-up.
-pub const CONNECT_TIMEOUT: Duration = crate::https::CONNECT_TIMEOUT;
-/// A whole request, body included.
+/// A whole request, body included (connection set-up: [`crate::https::CONNECT_TIMEOUT`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The Backend API over HTTPS (or plain HTTP to a loopback stand-in). Redirects are never
