@@ -73,10 +73,12 @@ proptest! {
     }
 
     #[test]
-    fn truncations_are_refused(len in 0usize..2000) {
+    fn truncations_are_refused(pos in 0usize..10_000) {
         let f = fixture();
         let t = &f.token;
-        prop_assume!(len < t.len());
+        // Every case a proper prefix (rejecting half the cases made the test fail at random once
+        // proptest's reject limit was reached).
+        let len = pos % t.len();
         prop_assert!(f.verifier.verify(&t[..len], &f.key).is_err());
     }
 
