@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 # Each stage prints the seconds since the start, so a slow CI run shows where the time went.
 stage() { echo "== [${SECONDS}s] $*"; }
 
-stage "cargo fmt --check"
+stage "cargo fmt --check (free disk: $(df -h --output=avail . | tail -1 | tr -d ' '))"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
@@ -35,4 +35,4 @@ stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
 stage "static site: unit tests, production build check, browser tests (Chromium)"
 ./scripts/node-setup.sh static-site
 (cd static-site && npx tsc --noEmit && npx vitest run && node --test tests/build-check.test.mjs && node --test tests/browser/)
-echo "== all tests passed in ${SECONDS}s"
+echo "== all tests passed in ${SECONDS}s; disk: target $(du -sh target 2>/dev/null | cut -f1), fuzz/target $(du -sh fuzz/target 2>/dev/null | cut -f1), free $(df -h --output=avail . | tail -1 | tr -d ' ')"
