@@ -248,17 +248,18 @@ pub fn respond(
     }
 }
 
-/// A JSON response, never cached by a shared cache.
+/// A JSON response, never cached by a shared cache. A text body: API Gateway gets it as is, not
+/// base64-encoded.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
-    let (status, bytes) = match serde_json::to_vec(body) {
-        Ok(b) => (status, b),
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(t) => (status, t),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"error":"internal_error","reason":"internal","message":"Internal server error."}"#
-                .to_vec(),
+            r#"{"error":"internal_error","reason":"internal","message":"Internal server error."}"#
+                .to_owned(),
         ),
     };
-    let mut resp = Response::new(Body::Binary(bytes));
+    let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(
@@ -333,8 +334,8 @@ mod tests {
             "Bearer error=\"invalid_token\""
         );
         let body: serde_json::Value = match r.body() {
-            Body::Binary(b) => serde_json::from_slice(b).unwrap(),
-            _ => panic!("binary body expected"),
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => panic!("text body expected"),
         };
         assert_eq!(body["reason"], "token-expired");
         assert_eq!(body["error"], "unauthorized");
@@ -344,8 +345,8 @@ mod tests {
         assert_eq!(r.headers()[header::RETRY_AFTER], "2");
         let r = ApiError::from(AuthError::Misconfigured("secret sk_test_x".into())).into_response();
         assert_eq!(r.status(), 500);
-        let Body::Binary(b) = r.body() else { panic!() };
-        assert!(!String::from_utf8_lossy(b).contains("sk_test_x"));
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(!t.contains("sk_test_x"));
         let r = ApiError::MethodNotAllowed { allow: "GET" }.into_response();
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()[header::ALLOW], "GET");

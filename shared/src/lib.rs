@@ -17,6 +17,7 @@ pub mod http;
 pub mod https;
 pub mod jwks;
 pub mod keys;
+pub mod lambda;
 pub mod logging;
 pub mod readiness;
 pub mod rsa_key;

@@ -159,7 +159,28 @@ pub fn apigw_v2_event(method: &str, path: &str, headers: &[(&str, &str)]) -> Str
     .to_string()
 }
 
-/// A request parsed from [`apigw_v2_event`].
+/// The request a function gets for the event `bytes`, as in Lambda: the runtime's parse (raw JSON,
+/// `serde_path_to_error` over serde_json), then [`crate::lambda::request`].
+///
+/// # Errors
+/// When the bytes are not an API Gateway HTTP API event.
+pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, serde_json::Error> {
+    let raw: Box<serde_json::value::RawValue> =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+            .map_err(serde_path_to_error::Error::into_inner)?;
+    crate::lambda::request(raw.get(), lambda_http::Context::default())
+}
+
+/// The bytes the Lambda runtime sends back to API Gateway for `resp`.
+///
+/// # Panics
+/// If the response cannot be serialized (test support only).
+#[allow(clippy::expect_used)]
+pub fn serialize_response(resp: lambda_http::Response<lambda_http::Body>) -> Vec<u8> {
+    serde_json::to_vec(&crate::lambda::response(resp)).expect("a serializable response")
+}
+
+/// A request parsed from [`apigw_v2_event`], as the functions receive it.
 ///
 /// # Panics
 /// If lambda_http cannot parse the event (test support only).
@@ -169,7 +190,7 @@ pub fn apigw_v2_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> lambda_http::Request {
-    lambda_http::request::from_str(&apigw_v2_event(method, path, headers))
+    event_to_request(apigw_v2_event(method, path, headers).as_bytes())
         .expect("a valid API Gateway v2 event")
 }
 

@@ -586,3 +586,72 @@ fn pem_keys_of_every_shape() {
     // Too small a modulus.
     assert!(RsaKey::from_components("AQAB", "AQAB", None).is_err());
 }
+
+/// A token over this exact payload text (the claims are read from their JSON text).
+fn raw_payload(f: &Fixture, payload: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let input = format!("{}.{}", b64(&f.key.header().to_string()), b64(payload));
+    format!("{input}.{}", f.key.sign_input(&input))
+}
+
+/// The claims of a valid token as JSON text, with `extra` members before the closing brace.
+fn payload_text(extra: &str) -> String {
+    format!(
+        r#"{{"azp":"{AZP}","exp":{exp},"iat":{NOW},"iss":"{ISS}","sid":"sess_1","sub":"user_1"{extra}}}"#,
+        exp = NOW + 60
+    )
+}
+
+#[test]
+fn claims_are_read_from_their_json_text_as_json_values() {
+    let f = fixture();
+    // Escapes in values and in names are decoded; spaces are fine.
+    let t = raw_payload(
+        &f,
+        &format!(
+            r#"{{ "azp" : "{AZP}", "exp" : {exp} , "iss":"{ISS}", "sid":"sess_\u0031",
+               "s\u0075b":"user_\"quoted\"", "sts": null }}"#,
+            exp = NOW + 60
+        ),
+    );
+    let s = f.check(&t).unwrap();
+    assert_eq!(s.user_id, "user_\"quoted\"");
+    assert_eq!(s.session_id, "sess_1");
+    assert_eq!(s.session_status, None);
+    assert_eq!(s.expires_at, NOW + 60);
+    assert_eq!(s.claims()["sub"], "user_\"quoted\"");
+    // A number out of f64's range, or a lone surrogate, in a claim the verifier reads: the
+    // payload is not valid JSON for it (as when claims were parsed into values).
+    for bad in [
+        r#","nbf":1e400"#,
+        r#","act":{"n":-1e400}"#,
+        r#","sts":"\ud800""#,
+        r#","o":["\udc00"]"#,
+        r#","sub":"user_2""#,
+    ] {
+        assert_eq!(
+            f.reason(&raw_payload(&f, &payload_text(bad))),
+            Reason::TokenInvalid,
+            "{bad}"
+        );
+    }
+    // Claims it does not read are skipped, whatever they hold.
+    let s = f
+        .check(&raw_payload(
+            &f,
+            &payload_text(r#","custom":1e400,"x":"\ud800""#),
+        ))
+        .unwrap();
+    assert_eq!(s.user_id, "user_1");
+    // Types still matter: a number where a string belongs, a string where a time belongs.
+    assert_eq!(
+        f.reason(&raw_payload(&f, &payload_text(r#","sts":3"#))),
+        Reason::TokenVerificationFailed
+    );
+    let t = raw_payload(
+        &f,
+        &payload_text("").replace(&format!("\"exp\":{}", NOW + 60), "\"exp\":\"9999999999\""),
+    );
+    assert_eq!(f.reason(&t), Reason::TokenVerificationFailed);
+}

@@ -1,7 +1,9 @@
-//! Whole handler: an API Gateway v2 event for `GET /api/protected` to the serialized response, in
-//! process (event JSON parsed, token verified with the cached key, session serialized), against
-//! the floor (the raw aws-lc-rs RS256 check of the same token). With every check (signature cache
-//! off) and for a repeated token (cache on); event parsing alone shows where the rest goes.
+//! Whole handler: the bytes of an API Gateway v2 event for `GET /api/protected` to the bytes the
+//! function sends back, in process and as the Lambda runtime does it (event parsed into the HTTP
+//! API's event type, converted to a request, token verified with the cached key, the response
+//! serialized for API Gateway), against the floor (the raw aws-lc-rs RS256 check of the same
+//! token). With every check (signature cache off) and for a repeated token (cache on); the event
+//! alone (parsed and converted) and lambda_http's own parse show where the rest goes.
 //! Criterion's figures, then the ratios from an interleaved run (each batch next to a batch of
 //! the floor), which is what the README reports.
 //!
@@ -23,7 +25,9 @@ use shared::config::Config;
 use shared::keys::{Instance, PublishableKey, SecretKey};
 use shared::rsa_key::RsaKey;
 use shared::secret::{SecretError, SecretSource};
-use shared::testing::{Floor, TestKey, apigw_v2_event, session_claims};
+use shared::testing::{
+    Floor, TestKey, apigw_v2_event, event_to_request, serialize_response, session_claims,
+};
 
 const AZP: &str = "https://app.example.com";
 const NOW: i64 = 1_800_000_000;
@@ -87,28 +91,31 @@ fn main() {
     let cached = app("1024");
     let auth = format!("Bearer {token}");
     let event = apigw_v2_event("GET", "/api/protected", &[("authorization", &auth)]);
+    let to_request = |event: &str| event_to_request(event.as_bytes()).unwrap();
     let handle = |app: &App, event: &str| {
-        let req = lambda_http::request::from_str(event).unwrap();
-        let resp = rt.block_on(app.handle(&req));
-        assert_eq!(resp.status(), 200);
-        match resp.into_body() {
-            lambda_http::Body::Binary(b) => b,
-            _ => unreachable!(),
-        }
+        let req = to_request(event);
+        serialize_response(rt.block_on(app.handle(&req)))
     };
-    assert!(String::from_utf8_lossy(&handle(&full, &event)).contains("user_2testUser"));
-    assert!(String::from_utf8_lossy(&handle(&cached, &event)).contains("user_2testUser"));
+    for app in [&full, &cached] {
+        let out: serde_json::Value = serde_json::from_slice(&handle(app, &event)).unwrap();
+        assert_eq!(out["statusCode"], 200);
+        let body = shared::testing::json_body(&rt.block_on(app.handle(&to_request(&event))));
+        assert_eq!(body["userId"], "user_2testUser");
+    }
 
     let floor = Floor::new(&key, &token);
     assert!(floor.verify());
 
+    // `HANDLER_PROFILE=<name>`: only that benchmark, 2,000 calls inside `profiled_loop`, for
+    // `valgrind --tool=callgrind --toggle-collect='*profiled_loop*'` (instruction counts).
+    let profile = std::env::var("HANDLER_PROFILE").ok();
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     // Each benchmark once: criterion measures them one after the other, then the interleaved run
     // (what the README reports) measures them next to the floor.
-    let mut benches: [(&'static str, &mut dyn FnMut()); 4] = [
+    let mut benches: [(&'static str, &mut dyn FnMut()); 5] = [
         ("floor_aws_lc_rs_rs256", &mut || {
             black_box(black_box(&floor).verify());
         }),
@@ -118,14 +125,32 @@ fn main() {
         ("handler_repeated_token", &mut || {
             black_box(handle(&cached, black_box(&event)));
         }),
-        ("event_parse_only", &mut || {
+        ("event_to_request_only", &mut || {
+            black_box(to_request(black_box(&event)));
+        }),
+        ("lambda_http_event_parse", &mut || {
             black_box(lambda_http::request::from_str(black_box(&event)).unwrap());
         }),
     ];
+    if let Some(name) = profile {
+        let (_, f) = benches
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .expect("a benchmark name");
+        profiled_loop(2000, &mut **f);
+        return;
+    }
     for (name, f) in &mut benches {
         c.bench_function(name, |b| b.iter(&mut *f));
     }
     c.final_summary();
     let lines = shared::testing::interleaved(60, 200, &mut benches);
     shared::testing::print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
+}
+
+#[inline(never)]
+fn profiled_loop(n: usize, f: &mut dyn FnMut()) {
+    for _ in 0..n {
+        f();
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 use shared::Config;
 
 // One request at a time per container: a single-threaded runtime starts faster and uses less memory.
@@ -31,9 +31,9 @@ async fn main() -> Result<(), Error> {
         init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "init done"
     );
-    run(service_fn(move |req| {
+    shared::lambda::run(|req| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(app.handle(&req).await) }
-    }))
+        async move { app.handle(&req).await }
+    })
     .await
 }

@@ -2,13 +2,10 @@
 
 mod handler;
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    run(service_fn(|req| async move {
-        Ok::<_, std::convert::Infallible>(handler::handle(&req))
-    }))
-    .await
+    shared::lambda::run(|req| async move { handler::handle(&req) }).await
 }
