@@ -16,6 +16,19 @@ cargo bench -q -p shared --bench verify 2>/dev/null | tee "$OUT/verify.txt" | se
 echo; echo "== 2. whole handler (API Gateway v2 event -> response) vs the same floor (criterion)"
 cargo bench -q -p protected --bench handler 2>/dev/null | tee "$OUT/handler.txt" | sed -n '/^interleaved/,$p'
 
+echo; echo "== 2b. the same, in instructions (callgrind: the same count on a busy or an idle machine)"
+bin=$(cargo bench -p protected --bench handler --no-run 2>&1 | grep -o 'target/[^)]*handler-[0-9a-f]*' | tail -1)
+instructions() {
+  HANDLER_PROFILE=$1 valgrind --tool=callgrind --toggle-collect='*profiled_loop*' \
+    --callgrind-out-file="$OUT/callgrind.$1" "$bin" >/dev/null 2>&1
+  callgrind_annotate "$OUT/callgrind.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1 / 2000}'
+}
+floor_i=$(instructions floor_aws_lc_rs_rs256)
+for b in handler_event_to_response handler_repeated_token event_to_request_only; do
+  i=$(instructions "$b")
+  python3 -c "print(f'{\"$b\":<38} {$i:>9,.0f} instructions/call  {$i/$floor_i:.3f}x the floor ({$floor_i:,.0f})')"
+done | tee "$OUT/handler-instructions.txt"
+
 echo; echo "== 3. throughput vs @clerk/backend verifyToken (one core each, interleaved, 5 rounds)"
 ./scripts/node-setup.sh tests/clerk-node
 node tests/clerk-node/make-tokens.mjs "$OUT/tokens.json" 64

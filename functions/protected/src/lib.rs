@@ -7,9 +7,3 @@ pub mod profile_cache;
 mod tests;
 
 pub use app::App;
-
-/// mimalloc: each request allocates and frees a few dozen small buffers (event, headers, claims,
-/// response); glibc's malloc spent about a third of the time the handler adds to the signature
-/// check on them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
