@@ -11,7 +11,7 @@ use std::future::Future;
 
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_http::http::HeaderMap;
-use lambda_http::http::header::SET_COOKIE;
+use lambda_http::http::header::{HeaderName, HeaderValue, SET_COOKIE};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Error, Request, RequestExt as _, Response, service_fn};
@@ -23,13 +23,21 @@ pub type Event = ApiGatewayV2httpRequest;
 pub type EventResponse = ApiGatewayV2httpResponse;
 
 /// The request a handler sees: the event parsed, converted by lambda_http, with the invocation's
-/// context attached ([`RequestExt::lambda_context_ref`](lambda_http::RequestExt)).
+/// X-Ray trace id in `x-amzn-trace-id` and its context attached
+/// ([`RequestExt::lambda_context_ref`](lambda_http::RequestExt)), as lambda_http does.
 ///
 /// # Errors
 /// When `event` is not an HTTP API event (payload format 2.0).
 pub fn request(event: &str, context: Context) -> Result<Request, serde_json::Error> {
     let event: Event = serde_json::from_str(event)?;
-    Ok(Request::from(LambdaRequest::ApiGatewayV2(event)).with_lambda_context(context))
+    let mut req = Request::from(LambdaRequest::ApiGatewayV2(event));
+    if let Some(trace) = context.xray_trace_id.as_deref()
+        && let Ok(value) = HeaderValue::from_str(trace)
+    {
+        req.headers_mut()
+            .insert(HeaderName::from_static("x-amzn-trace-id"), value);
+    }
+    Ok(req.with_lambda_context(context))
 }
 
 /// The answer to API Gateway: status, headers (`Set-Cookie` moved to `cookies`, as the HTTP API
@@ -85,7 +93,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::{HeaderValue, StatusCode};
+    use lambda_http::http::StatusCode;
 
     #[test]
     fn request_is_lambda_https_own() {
@@ -104,6 +112,14 @@ mod tests {
         assert_eq!(ours.headers(), theirs.headers());
         assert_eq!(ours.raw_http_path(), "/api/protected");
         assert!(ours.lambda_context_ref().is_some());
+        assert!(ours.headers().get("x-amzn-trace-id").is_none());
+        let mut context = Context::default();
+        context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".into());
+        let traced = request(&raw, context).unwrap();
+        assert_eq!(
+            traced.headers()["x-amzn-trace-id"],
+            "Root=1-5759e988-bd862e3fe1be46a994272793"
+        );
         assert!(matches!(
             ours.request_context_ref(),
             Some(lambda_http::request::RequestContext::ApiGatewayV2(c))
