@@ -69,7 +69,8 @@ pub fn response(resp: Response<Body>) -> EventResponse {
 
 /// Runs the Lambda runtime loop: each event to `handler`, its response back to API Gateway.
 /// A handler answers every request (errors are responses); an event that is not an HTTP API
-/// event fails its invocation, with the parse error, as with lambda_http.
+/// event fails its invocation, as with lambda_http, with where the parse failed (never what the
+/// event held).
 pub async fn run<H, F>(handler: H) -> Result<(), Error>
 where
     H: Fn(Request) -> F,
@@ -81,8 +82,12 @@ where
         async move {
             match answer {
                 Ok(answer) => Ok(response(answer.await)),
+                // Where, not what: serde's message can quote the event's values (a token).
                 Err(e) => Err(Error::from(format!(
-                    "not an API Gateway HTTP API event: {e}"
+                    "not an API Gateway HTTP API event ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
                 ))),
             }
         }
