@@ -82,17 +82,22 @@ where
         async move {
             match answer {
                 Ok(answer) => Ok(response(answer.await)),
-                // Where, not what: serde's message can quote the event's values (a token).
-                Err(e) => Err(Error::from(format!(
-                    "not an API Gateway HTTP API event ({:?} error at line {}, column {})",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ))),
+                Err(e) => Err(refused(&e)),
             }
         }
     }))
     .await
+}
+
+/// The invocation error for an event that is not an HTTP API event: where, not what (serde's
+/// own message can quote the event's values, a token among them).
+fn refused(e: &serde_json::Error) -> Error {
+    Error::from(format!(
+        "not an API Gateway HTTP API event ({:?} error at line {}, column {})",
+        e.classify(),
+        e.line(),
+        e.column()
+    ))
 }
 
 #[cfg(test)]
@@ -136,6 +141,15 @@ mod tests {
     fn a_non_http_api_event_is_refused() {
         assert!(request(r#"{"Records":[]}"#, Context::default()).is_err());
         assert!(request("[]", Context::default()).is_err());
+        let event = r#"{"version":"2.0","headers":"Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"}"#;
+        let e = request(event, Context::default()).unwrap_err();
+        assert!(e.to_string().contains("eyJ"), "serde quotes the value: {e}");
+        let message = refused(&e).to_string();
+        assert!(message.starts_with("not an API Gateway HTTP API event"));
+        assert!(
+            !message.contains("eyJ") && !message.contains("Bearer"),
+            "{message}"
+        );
     }
 
     #[test]
