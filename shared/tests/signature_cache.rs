@@ -17,10 +17,13 @@ const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
 const AZP: &str = "https://app.example.com";
 const NOW: i64 = 1_800_000_000;
 
-fn verifier(clock: &Arc<ManualClock>) -> Verifier {
-    Verifier::new(ISS, vec![AZP.to_owned()])
+/// A signing key, the clock at `NOW`, and a verifier on that clock with the default cache.
+fn setup() -> (TestKey, Arc<ManualClock>, Verifier) {
+    let clock = ManualClock::new((NOW * 1000) as u64);
+    let v = Verifier::new(ISS, vec![AZP.to_owned()])
         .unwrap()
-        .with_clock(clock.clone())
+        .with_clock(clock.clone());
+    (TestKey::generate("ins_cache"), clock, v)
 }
 
 fn stats(v: &Verifier) -> (u64, u64) {
@@ -29,9 +32,7 @@ fn stats(v: &Verifier) -> (u64, u64) {
 
 #[test]
 fn a_repeated_token_skips_the_rsa_check_but_not_the_claims() {
-    let key = TestKey::generate("ins_cache");
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock);
+    let (key, clock, v) = setup();
     let token = key.sign(&session_claims(ISS, AZP, NOW));
     assert_eq!(
         v.verify(&token, &key.rsa_key()).unwrap().user_id,
@@ -51,10 +52,8 @@ fn a_repeated_token_skips_the_rsa_check_but_not_the_claims() {
 
 #[test]
 fn a_hit_needs_the_same_key_material() {
-    let key = TestKey::generate("ins_cache");
+    let (key, _, v) = setup();
     let other = TestKey::generate("ins_cache"); // a rotated key under the same kid
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock);
     let token = key.sign(&session_claims(ISS, AZP, NOW));
     assert!(v.verify(&token, &key.rsa_key()).is_ok());
     assert_eq!(
@@ -65,9 +64,7 @@ fn a_hit_needs_the_same_key_material() {
 
 #[test]
 fn changes_to_a_remembered_token_are_refused() {
-    let key = TestKey::generate("ins_cache");
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock);
+    let (key, _, v) = setup();
     let token = key.sign(&session_claims(ISS, AZP, NOW));
     assert!(v.verify(&token, &key.rsa_key()).is_ok());
     let (head, rest) = token.split_once('.').unwrap();
@@ -91,9 +88,7 @@ fn changes_to_a_remembered_token_are_refused() {
 
 #[test]
 fn only_accepted_tokens_are_remembered() {
-    let key = TestKey::generate("ins_cache");
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock);
+    let (key, _, v) = setup();
     // Signed correctly but for another origin, then expired, then by another key.
     let wrong_azp = key.sign(&session_claims(ISS, "https://evil.example.com", NOW));
     let expired = key.sign(&session_claims(ISS, AZP, NOW - 3600));
@@ -108,9 +103,8 @@ fn only_accepted_tokens_are_remembered() {
 
 #[test]
 fn the_cache_stays_within_its_capacity() {
-    let key = TestKey::generate("ins_cache");
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock).with_signature_cache(4);
+    let (key, _, v) = setup();
+    let v = v.with_signature_cache(4);
     for i in 0..10 {
         let mut c = session_claims(ISS, AZP, NOW);
         c["sid"] = format!("sess_{i}").into();
@@ -122,9 +116,8 @@ fn the_cache_stays_within_its_capacity() {
 
 #[test]
 fn the_cache_can_be_turned_off() {
-    let key = TestKey::generate("ins_cache");
-    let clock = ManualClock::new((NOW * 1000) as u64);
-    let v = verifier(&clock).with_signature_cache(0);
+    let (key, _, v) = setup();
+    let v = v.with_signature_cache(0);
     assert!(v.signature_cache().is_none());
     let token = key.sign(&session_claims(ISS, AZP, NOW));
     assert!(v.verify(&token, &key.rsa_key()).is_ok());
