@@ -74,9 +74,9 @@ impl App {
     }
 
     pub async fn handle(&self, req: &Request) -> Response<Body> {
-        let route = path(req).to_owned();
+        let route = path(req);
         let mut user_id = None;
-        let result = match route.as_str() {
+        let result = match route {
             "/api/protected" => match get_only(req) {
                 Ok(()) => self.protected(req, &mut user_id).await,
                 Err(e) => Err(e),
@@ -87,7 +87,7 @@ impl App {
             },
             _ => Err(ApiError::RouteNotFound),
         };
-        respond(req, &route, result, user_id.as_deref())
+        respond(req, route, result, user_id.as_deref())
     }
 
     async fn session(

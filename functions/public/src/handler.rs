@@ -9,8 +9,8 @@ use shared::http::{ApiError, get_only, json, path, respond};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn handle(req: &Request) -> Response<Body> {
-    let route = path(req).to_owned();
-    let result = match route.as_str() {
+    let route = path(req);
+    let result = match route {
         "/api/health" => get_only(req).map(|()| json(StatusCode::OK, &json!({"status": "ok", "version": VERSION}))),
         "/api/public" => get_only(req).map(|()| {
             json(
@@ -23,7 +23,7 @@ pub fn handle(req: &Request) -> Response<Body> {
         }),
         _ => Err(ApiError::RouteNotFound),
     };
-    respond(req, &route, result, None)
+    respond(req, route, result, None)
 }
 
 #[cfg(test)]
