@@ -171,18 +171,18 @@ impl ApiError {
 }
 
 /// The request id Lambda gave this invocation (API Gateway's when run outside Lambda).
-pub fn request_id(req: &Request) -> String {
+pub fn request_id(req: &Request) -> &str {
     use lambda_http::RequestExt as _;
     if let Some(ctx) = req.lambda_context_ref()
         && !ctx.request_id.is_empty()
     {
-        return ctx.request_id.clone();
+        return &ctx.request_id;
     }
     match req.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
-            c.request_id.clone().unwrap_or_default()
+            c.request_id.as_deref().unwrap_or_default()
         }
-        _ => String::new(),
+        _ => "",
     }
 }
 
