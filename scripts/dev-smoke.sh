@@ -18,9 +18,11 @@ kill $holder; wait $holder 2>/dev/null || true
 
 setsid ./scripts/dev.sh >"$out" 2>&1 &
 dev=$!
-for _ in $(seq 1 600); do grep -q "Local stack is up" "$out" && break; kill -0 $dev 2>/dev/null || fail "dev.sh exited"; sleep 0.5; done
+# "Logs:" is the last line dev.sh prints, after the demo token (minted once the stack is up).
+for _ in $(seq 1 600); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "dev.sh exited"; sleep 0.5; done
 grep -q "Local stack is up" "$out" || fail "the stack did not come up"
-token=$(grep -o "Bearer [^']*" "$out" | head -1 | cut -d' ' -f2)
+token=$(grep -o "Bearer [^']*" "$out" | head -1 | cut -d' ' -f2 || true)
+[ -n "$token" ] || fail "no demo token printed"
 body=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$API_PORT/api/protected") || fail "protected call failed"
 echo "$body" | grep -q '"userId":"user_demoAlice"' || fail "unexpected body: $body"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/api/protected")
