@@ -3,24 +3,24 @@
 //!
 //! The same steps as `lambda_http::run`, in one place the benchmark can run too: the runtime
 //! hands over the event as raw JSON, [`request`] parses it as an HTTP API event and converts it
-//! with lambda_http's own conversion, the handler answers, and [`response`] shapes the answer as
-//! lambda_http does for the HTTP API. (Letting the runtime parse the event type directly would
+//! with lambda_http's own conversion, the handler answers, and [`response`] serializes the answer
+//! in the HTTP API's response format, with the bytes lambda_http would send (but for a repeated
+//! header, of which lambda_http sends only the first value). (Letting the runtime parse the event type directly would
 //! be slower: it tracks the path of every field it reads, for its error messages.)
 
 use std::future::Future;
 
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::{HeaderName, HeaderValue, SET_COOKIE};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Error, Request, RequestExt as _, Response, service_fn};
+use serde::ser::{Error as _, Serialize, SerializeMap as _, SerializeStruct as _, Serializer};
 use serde_json::value::RawValue;
 
 /// The event API Gateway's HTTP API sends (payload format 2.0).
 pub type Event = ApiGatewayV2httpRequest;
-/// What the function answers API Gateway with.
-pub type EventResponse = ApiGatewayV2httpResponse;
 
 /// The request a handler sees: the event parsed, converted by lambda_http, with the invocation's
 /// X-Ray trace id in `x-amzn-trace-id` and its context attached
@@ -40,31 +40,86 @@ pub fn request(event: &str, context: Context) -> Result<Request, serde_json::Err
     Ok(req.with_lambda_context(context))
 }
 
-/// The answer to API Gateway: status, headers (`Set-Cookie` moved to `cookies`, as the HTTP API
-/// wants), and the body, base64-encoded only when it is binary.
+/// The answer to API Gateway (payload format 2.0), serialized straight from the handler's
+/// response: `statusCode`, `headers` (`Set-Cookie` moved to `cookies`, as the HTTP API wants;
+/// a repeated header's values joined with ", ", as the format asks), the body, base64-encoded
+/// only when it is binary. The same bytes as lambda_http's `ApiGatewayV2httpResponse`, which
+/// would copy every header value to serialize it and send only the first of a repeated header.
+#[derive(Debug)]
+pub struct EventResponse(Response<Body>);
+
+/// The answer to API Gateway for `resp`.
 pub fn response(resp: Response<Body>) -> EventResponse {
-    let (parts, body) = resp.into_parts();
-    let (is_base64_encoded, body) = match body {
-        Body::Empty => (false, None),
-        b @ Body::Text(_) => (false, Some(b)),
-        b @ Body::Binary(_) => (true, Some(b)),
-        _ => (false, None),
-    };
-    let mut headers = parts.headers;
-    let cookies = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    headers.remove(SET_COOKIE);
-    let mut out = EventResponse::default();
-    out.status_code = i64::from(parts.status.as_u16());
-    out.headers = headers;
-    out.multi_value_headers = HeaderMap::new();
-    out.body = body;
-    out.is_base64_encoded = is_base64_encoded;
-    out.cookies = cookies;
-    out
+    EventResponse(resp)
+}
+
+impl Serialize for EventResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let resp = &self.0;
+        let (base64, body) = match resp.body() {
+            Body::Text(_) => (false, Some(resp.body())),
+            Body::Binary(_) => (true, Some(resp.body())),
+            _ => (false, None),
+        };
+        let mut out = serializer.serialize_struct("ApiGatewayV2httpResponse", 6)?;
+        out.serialize_field("statusCode", &resp.status().as_u16())?;
+        out.serialize_field("headers", &Headers(resp.headers()))?;
+        out.serialize_field("multiValueHeaders", &Headers(&HeaderMap::new()))?;
+        match body {
+            Some(body) => out.serialize_field("body", body)?,
+            None => out.skip_field("body")?,
+        }
+        out.serialize_field("isBase64Encoded", &base64)?;
+        out.serialize_field("cookies", &Cookies(resp.headers()))?;
+        out.end()
+    }
+}
+
+/// The headers but `Set-Cookie`, each name once.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for name in self.0.keys().filter(|name| *name != SET_COOKIE) {
+            let mut values = self.0.get_all(name).iter();
+            let first = values
+                .next()
+                .map_or(Ok(""), text)
+                .map_err(S::Error::custom)?;
+            match values.next() {
+                None => map.serialize_entry(name.as_str(), first)?,
+                Some(second) => {
+                    let mut joined = String::from(first);
+                    for value in std::iter::once(second).chain(values) {
+                        joined.push_str(", ");
+                        joined.push_str(text(value).map_err(S::Error::custom)?);
+                    }
+                    map.serialize_entry(name.as_str(), &joined)?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+/// The `Set-Cookie` values (those that are text).
+struct Cookies<'a>(&'a HeaderMap);
+
+impl Serialize for Cookies<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.0
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| text(v).ok()),
+        )
+    }
+}
+
+/// A header value as the text API Gateway carries (JSON strings are UTF-8).
+fn text(value: &HeaderValue) -> Result<&str, std::str::Utf8Error> {
+    std::str::from_utf8(value.as_bytes())
 }
 
 /// Runs the Lambda runtime loop: each event to `handler`, its response back to API Gateway.
@@ -169,6 +224,74 @@ mod tests {
         assert_eq!(out["cookies"], serde_json::json!(["a=1", "b=2"]));
         assert_eq!(out["body"], r#"{"ok":true}"#);
         assert_eq!(out["isBase64Encoded"], false);
+    }
+
+    /// The bytes lambda_http's own response type gives (for headers sent once).
+    fn lambda_https_bytes(resp: Response<Body>) -> Vec<u8> {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+        let (parts, body) = resp.into_parts();
+        let mut headers = parts.headers;
+        let cookies = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        headers.remove(SET_COOKIE);
+        let mut out = ApiGatewayV2httpResponse::default();
+        out.status_code = i64::from(parts.status.as_u16());
+        out.headers = headers;
+        out.is_base64_encoded = matches!(body, Body::Binary(_));
+        out.body = (!matches!(body, Body::Empty)).then_some(body);
+        out.cookies = cookies;
+        serde_json::to_vec(&out).unwrap()
+    }
+
+    #[test]
+    fn the_same_bytes_as_lambda_https_response_type() {
+        let answers = || {
+            let mut text = Response::new(Body::Text(r#"{"ok":"é\"\n"}"#.into()));
+            *text.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            let h = text.headers_mut();
+            h.insert("content-type", HeaderValue::from_static("application/json"));
+            h.insert("retry-after", HeaderValue::from(5));
+            h.append(SET_COOKIE, HeaderValue::from_static("a=1; Secure"));
+            h.insert("x-quoted", HeaderValue::from_static("say \"hi\""));
+            h.append(SET_COOKIE, HeaderValue::from_static("b=2"));
+            [
+                text,
+                Response::new(Body::Binary(vec![0, 1, 254, 255])),
+                Response::new(Body::Empty),
+                Response::new(Body::Text(String::new())),
+            ]
+        };
+        for (ours, theirs) in answers().into_iter().zip(answers()) {
+            let ours = serde_json::to_vec(&response(ours)).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(lambda_https_bytes(theirs)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_header_sends_every_value_joined() {
+        let mut resp = Response::new(Body::Empty);
+        resp.headers_mut()
+            .append("vary", HeaderValue::from_static("Origin"));
+        resp.headers_mut()
+            .append("vary", HeaderValue::from_static("Authorization"));
+        resp.headers_mut()
+            .append("vary", HeaderValue::from_static("Accept"));
+        let out = serde_json::to_value(response(resp)).unwrap();
+        assert_eq!(out["headers"]["vary"], "Origin, Authorization, Accept");
+    }
+
+    #[test]
+    fn a_header_that_is_not_utf8_fails_the_answer_rather_than_being_altered() {
+        let mut resp = Response::new(Body::Empty);
+        resp.headers_mut()
+            .insert("x-bytes", HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap());
+        assert!(serde_json::to_vec(&response(resp)).is_err());
     }
 
     #[test]
