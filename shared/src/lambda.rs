@@ -5,8 +5,9 @@
 //! hands over the event as raw JSON, [`request`] parses it as an HTTP API event and converts it
 //! with lambda_http's own conversion, the handler answers, and [`response`] serializes the answer
 //! in the HTTP API's response format, with the bytes lambda_http would send (but for a repeated
-//! header, of which lambda_http sends only the first value). (Letting the runtime parse the event type directly would
-//! be slower: it tracks the path of every field it reads, for its error messages.)
+//! header, of which lambda_http sends only the first value). (Letting the runtime parse the event
+//! type directly would be slower: it tracks the path of every field it reads, for its error
+//! messages.)
 
 use std::future::Future;
 
