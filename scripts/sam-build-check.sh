@@ -23,6 +23,10 @@ for fn in PublicFunction ProtectedFunction; do
     || { echo "sam-build-check: $fn is not an $ARCH binary" >&2; exit 1; }
   ls -l ".aws-sam/build/$fn/bootstrap"
 done
+# The deployment package's budget (README, Performance): the protected function at most 6 MB.
+size=$(stat -c %s .aws-sam/build/ProtectedFunction/bootstrap)
+[ "$size" -le 6000000 ] \
+  || { echo "sam-build-check: the protected bootstrap is $size bytes, over the 6 MB budget" >&2; exit 1; }
 
 wrapper() { # a bootstrap to run, through qemu when needed
   local w="target/run-$1.sh"
