@@ -106,7 +106,9 @@ impl Session {
             version,
             plans: comma_list(c.pla.as_ref()),
             features,
-            raw_payload: String::from_utf8_lossy(payload).into(),
+            // Valid UTF-8 but where a claim nobody reads holds other bytes (JSON parsing skips those).
+            raw_payload: std::str::from_utf8(payload)
+                .map_or_else(|_| String::from_utf8_lossy(payload).into(), Box::from),
         }
     }
 

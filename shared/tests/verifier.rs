@@ -655,3 +655,24 @@ fn claims_are_read_from_their_json_text_as_json_values() {
     );
     assert_eq!(f.reason(&t), Reason::TokenVerificationFailed);
 }
+
+#[test]
+fn bytes_that_are_not_utf8_in_a_claim_nobody_reads_are_kept_as_replacement_characters() {
+    use base64::Engine as _;
+    let f = fixture();
+    let b64 = |s: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    // As Clerk's SDK (TextDecoder, then JSON.parse): the token is valid, the bytes are U+FFFD.
+    let mut payload = payload_text(r#","x":"a"#).into_bytes();
+    payload.truncate(payload.len() - 1);
+    payload.extend_from_slice(b"\xff\xfeb\"}");
+    let input = format!(
+        "{}.{}",
+        b64(f.key.header().to_string().as_bytes()),
+        b64(&payload)
+    );
+    let t = format!("{input}.{}", f.key.sign_input(&input));
+    let s = f.check(&t).unwrap();
+    assert_eq!(s.user_id, "user_1");
+    assert_eq!(s.claims()["x"], "a\u{fffd}\u{fffd}b");
+    assert_eq!(s.claims()["sub"], "user_1");
+}
