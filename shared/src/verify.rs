@@ -352,15 +352,9 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
     if h64.is_empty() || p64.is_empty() || s64.is_empty() {
         return Err(Reason::TokenInvalid);
     }
-    let header_json = URL_SAFE_NO_PAD
-        .decode(h64)
-        .map_err(|_| Reason::TokenInvalid)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(p64)
-        .map_err(|_| Reason::TokenInvalid)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s64)
-        .map_err(|_| Reason::TokenInvalid)?;
+    let header_json = base64url(h64)?;
+    let payload = base64url(p64)?;
+    let signature = base64url(s64)?;
     // A derived struct would also accept a JSON array: insist on an object.
     if !is_json_object(&header_json) || !is_json_object(&payload) {
         return Err(Reason::TokenInvalid);
@@ -402,6 +396,14 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
         claims,
         payload,
     })
+}
+
+/// A token part, base64url without padding, canonical (the unused low bits of the last character
+/// zero): SIMD where the CPU has it (base64-simd, which the AWS SDK already brings).
+fn base64url(part: &str) -> Result<Vec<u8>, Reason> {
+    base64_simd::URL_SAFE_NO_PAD
+        .decode_to_vec(part)
+        .map_err(|_| Reason::TokenInvalid)
 }
 
 fn is_json_object(json: &[u8]) -> bool {

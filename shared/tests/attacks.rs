@@ -195,6 +195,31 @@ attack! {
             i += 1;
         }
     } => Reason::TokenInvalid;
+    // A second spelling of the same bytes: the last character's unused low bit set. A lenient
+    // decoder reads the same signature (or claims), so the token would verify under another name.
+    signature_non_canonical_last_character: {
+        let t = good();
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        assert_eq!(sig.len() % 4, 2, "a 2048-bit signature ends with 4 unused bits");
+        let respelled = format!("{}{}", &sig[..sig.len() - 1], flip_unused_bit(sig));
+        assert_eq!(lenient(&respelled), URL_SAFE_NO_PAD.decode(sig).unwrap());
+        format!("{input}.{respelled}")
+    } => Reason::TokenInvalid;
+    payload_non_canonical_last_character: {
+        let mut i = 0;
+        loop {
+            let mut c = claims();
+            c["n"] = json!("x".repeat(i));
+            let p = b64_json(&c);
+            if p.len() % 4 != 0 {
+                let respelled = format!("{}{}", &p[..p.len() - 1], flip_unused_bit(&p));
+                assert_eq!(lenient(&respelled), URL_SAFE_NO_PAD.decode(&p).unwrap());
+                let input = format!("{}.{respelled}", b64_json(&header()));
+                break format!("{input}.{}", world().key.sign_input(&input));
+            }
+            i += 1;
+        }
+    } => Reason::TokenInvalid;
     empty_header_segment: { let t = good(); format!(".{}", t.split_once('.').unwrap().1) } => Reason::TokenInvalid;
     empty_payload_segment: { let t = good(); let p: Vec<&str> = t.split('.').collect(); format!("{}..{}", p[0], p[2]) } => Reason::TokenInvalid;
     empty_signature_segment: { let t = good(); format!("{}.", t.rsplit_once('.').unwrap().0) } => Reason::TokenInvalid;
@@ -320,4 +345,26 @@ fn non_visible_bytes_in_the_authorization_header() {
         request_reason(&[b"Bearer \xff\xfe"]),
         Err(Reason::TokenInvalid)
     );
+}
+
+/// The last character of `b64` with its lowest bit flipped: unused when the length is not a
+/// multiple of 4.
+fn flip_unused_bit(b64: &str) -> char {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = b64.bytes().last().unwrap();
+    let i = ALPHABET.iter().position(|&c| c == last).unwrap();
+    char::from(ALPHABET[i ^ 1])
+}
+
+/// A decoder that ignores the unused bits (as lenient base64url decoders do).
+fn lenient(b64: &str) -> Vec<u8> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    )
+    .decode(b64)
+    .unwrap()
 }
