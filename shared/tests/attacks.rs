@@ -211,7 +211,7 @@ attack! {
             let mut c = claims();
             c["n"] = json!("x".repeat(i));
             let p = b64_json(&c);
-            if p.len() % 4 != 0 {
+            if !p.len().is_multiple_of(4) {
                 let respelled = format!("{}{}", &p[..p.len() - 1], flip_unused_bit(&p));
                 assert_eq!(lenient(&respelled), URL_SAFE_NO_PAD.decode(&p).unwrap());
                 let input = format!("{}.{respelled}", b64_json(&header()));
