@@ -106,7 +106,7 @@ impl Session {
             version,
             plans: comma_list(c.pla.as_ref()),
             features,
-            // Valid UTF-8 but where a claim nobody reads holds other bytes (JSON parsing skips those).
+            // UTF-8 unless a claim nobody reads holds other bytes (parsing skips them): then a lossy copy.
             raw_payload: std::str::from_utf8(payload)
                 .map_or_else(|_| String::from_utf8_lossy(payload).into(), Box::from),
         }

@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -425,9 +423,7 @@ pub fn decode_unverified(token: &str) -> Result<Unverified, Reason> {
         return Err(Reason::TokenInvalid);
     };
     let part = |s: &str| -> Result<Value, Reason> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(s.trim_end_matches('='))
-            .map_err(|_| Reason::TokenInvalid)?;
+        let bytes = base64url(s.trim_end_matches('='))?;
         serde_json::from_slice(&bytes).map_err(|_| Reason::TokenInvalid)
     };
     Ok(Unverified {
