@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Tests the README's run command itself: `make dev` on free ports comes up, answers a demo token,
-# refuses a taken port with a clear message, and stops everything it started on SIGTERM.
+# refuses a taken port with a clear message, stops with the reason when a service cannot bind,
+# and stops everything it started on SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export API_PORT=$(free_port) MOTO_PORT=$(free_port) STUB_PORT=$(free_port) STUB_ADMIN_PORT=$(free_port) SITE_PORT=$(free_port)
+{ read -r API_PORT; read -r MOTO_PORT; read -r STUB_PORT; read -r STUB_ADMIN_PORT; read -r SITE_PORT; } < <(python3 scripts/ports.py 5)
+export API_PORT MOTO_PORT STUB_PORT STUB_ADMIN_PORT SITE_PORT
 out=$(mktemp)
 fail() { echo "dev-smoke: FAIL: $*" >&2; cat "$out" >&2; exit 1; }
 
@@ -15,6 +16,12 @@ sleep 0.5
 if ./scripts/dev.sh >"$out" 2>&1; then fail "dev.sh started although port $API_PORT was taken"; fi
 grep -q "port $API_PORT is taken" "$out" || fail "no clear message for the taken port"
 kill $holder; wait $holder 2>/dev/null || true
+
+# A port that another process binds after that check (here moto, given the API port too) stops
+# the run with the service's own error, never a stack whose API is some other server.
+if API_PORT=$MOTO_PORT timeout 300 ./scripts/dev.sh >"$out" 2>&1; then fail "dev.sh started although cargo lambda watch could not bind"; fi
+grep -q "cargo lambda watch stopped" "$out" || fail "no clear message when cargo lambda watch stops"
+grep -q "Address in use" "$out" || fail "the watch log's reason is not shown"
 
 setsid ./scripts/dev.sh >"$out" 2>&1 &
 dev=$!
@@ -33,5 +40,5 @@ sleep 1
 for p in $API_PORT $MOTO_PORT $STUB_PORT $STUB_ADMIN_PORT; do
   if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p still open after stop"; fi
 done
-echo "dev-smoke: make dev came up, answered 200/401, refused a taken port, and stopped cleanly"
+echo "dev-smoke: make dev came up, answered 200/401, refused a taken port, stopped with the reason when a service could not bind, and stopped cleanly"
 rm -f "$out"

@@ -19,10 +19,19 @@ RUN=.run
 mkdir -p "$RUN"
 
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-  local port=$1 what=$2 i
-  for i in $(seq 1 600); do port_taken "$port" && return 0; sleep 0.1; done
-  echo "dev: $what did not start on port $port; see $RUN/" >&2; exit 1
+died() { # name, what: the service stopped; say so with the end of its log
+  echo "dev: $2 stopped; the end of $RUN/$1.log:" >&2
+  tail -n 20 "$RUN/$1.log" | cut -c1-300 >&2 || true
+  exit 1
+}
+wait_port() { # name, port, what: the service started last listens on its port
+  local name=$1 port=$2 what=$3 pid=${PIDS[-1]} i
+  for i in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || died "$name" "$what"
+    port_taken "$port" && return 0
+    sleep 0.1
+  done
+  echo "dev: $what did not start on port $port; see $RUN/$name.log" >&2; exit 1
 }
 
 # Real Clerk keys, when a .env gives them.
@@ -58,13 +67,13 @@ start() { # name, command...: in its own process group, output to .run/<name>.lo
 }
 
 start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
-wait_port "$MOTO_PORT" "moto_server"
+wait_port moto "$MOTO_PORT" "moto_server"
 
 if [ "$MODE" = demo ]; then
   CLERK_SECRET_KEY=sk_test_demoStandInKey0000000000000000000000
   start clerk-stub "$ROOT/target/debug/clerk-stub" --port "$STUB_PORT" --admin-port "$STUB_ADMIN_PORT" \
     --secret-key "$CLERK_SECRET_KEY" --authorized-party "$SITE_ORIGIN"
-  wait_port "$STUB_ADMIN_PORT" "the Clerk stand-in"
+  wait_port clerk-stub "$STUB_ADMIN_PORT" "the Clerk stand-in"
   CLERK_PUBLISHABLE_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["publishableKey"])' < <(curl -fsS "http://127.0.0.1:$STUB_ADMIN_PORT/config"))
   export CLERK_API_URL="http://127.0.0.1:$STUB_PORT"
 fi
@@ -89,11 +98,15 @@ PY
 unset CLERK_SECRET_KEY
 
 start watch cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --ignore-changes
-wait_port "$API_PORT" "cargo lambda watch"
+wait_port watch "$API_PORT" "cargo lambda watch"
+# Our API answers (not some other server on the port): the public function's health check.
+healthy=""
 for i in $(seq 1 600); do
-  curl -fsS "http://127.0.0.1:$API_PORT/api/health" >/dev/null 2>&1 && break
+  kill -0 "${PIDS[-1]}" 2>/dev/null || died watch "cargo lambda watch"
+  if curl -fsS "http://127.0.0.1:$API_PORT/api/health" 2>/dev/null | grep -q '"status"'; then healthy=1; break; fi
   sleep 0.2
 done
+[ -n "$healthy" ] || { echo "dev: http://127.0.0.1:$API_PORT/api/health did not answer; see $RUN/watch.log" >&2; exit 1; }
 
 SITE=""
 if [ -f static-site/package.json ]; then
@@ -101,9 +114,15 @@ if [ -f static-site/package.json ]; then
   VITE_API_PROXY="http://127.0.0.1:$API_PORT" VITE_DEMO_ADMIN="http://127.0.0.1:$STUB_ADMIN_PORT" \
     VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" VITE_DEMO_MODE=$([ "$MODE" = demo ] && echo 1 || echo 0) \
     start site npm --prefix static-site run dev -- --host 127.0.0.1 --port "$SITE_PORT" --strictPort
-  wait_port "$SITE_PORT" "the site"
+  wait_port site "$SITE_PORT" "the site"
   SITE="  Sign-in site:   $SITE_ORIGIN"
 fi
+
+i=0
+for name in moto $([ "$MODE" = demo ] && echo clerk-stub) watch $([ -n "$SITE" ] && echo site); do
+  kill -0 "${PIDS[$i]}" 2>/dev/null || died "$name" "$name"
+  i=$((i + 1))
+done
 
 echo
 echo "Local stack is up ($MODE mode)."

@@ -3,9 +3,8 @@
 // Screenshots go to target/site-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -13,9 +12,10 @@ const ROOT = new URL('../../..', import.meta.url).pathname;
 const SHOTS = join(ROOT, 'target/site-screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
+// Distinct free ports below the kernel's ephemeral range (see scripts/ports.py): port 0 would
+// pick from inside it, where an outgoing connection made meanwhile can hold the port.
+const freePorts = (n) => execFileSync('python3', [join(ROOT, 'scripts/ports.py'), String(n)], { encoding: 'utf8' })
+  .trim().split('\n');
 
 let stack, browser, site, output = '';
 const children = [];
@@ -37,8 +37,8 @@ function waitFor(child, text, ms) {
 }
 
 before(async () => {
-  const ports = {};
-  for (const k of ['API_PORT', 'MOTO_PORT', 'STUB_PORT', 'STUB_ADMIN_PORT', 'SITE_PORT']) ports[k] = String(await freePort());
+  const [API_PORT, MOTO_PORT, STUB_PORT, STUB_ADMIN_PORT, SITE_PORT] = freePorts(5);
+  const ports = { API_PORT, MOTO_PORT, STUB_PORT, STUB_ADMIN_PORT, SITE_PORT };
   site = `http://localhost:${ports.SITE_PORT}`;
   stack = startGroup(join(ROOT, 'scripts/dev.sh'), [], { cwd: ROOT, env: { ...process.env, ...ports } });
   await waitFor(stack, 'Local stack is up', 600_000);
@@ -110,7 +110,7 @@ test('sign in as a demo user, see the profile, call the API, sign out', async ()
 });
 
 test('a missing publishable key shows what to set, never a blank page', async () => {
-  const port = await freePort();
+  const [port] = freePorts(1);
   const vite = startGroup('npx', ['vite', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
     cwd: join(ROOT, 'static-site'),
     env: { ...process.env, VITE_CLERK_PUBLISHABLE_KEY: '', VITE_DEMO_MODE: '' },

@@ -9,12 +9,13 @@
     clippy::missing_panics_doc
 )]
 
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -29,13 +30,36 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
-/// A free loopback port.
+/// A free loopback port for a server that a child process will bind later.
+///
+/// Chosen at random below the kernel's ephemeral range, so that no outgoing connection made
+/// meanwhile (each takes its source port from that range) can hold it when the child binds, and
+/// never handed out twice by this process. Port 0 would pick from inside the range.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let (low, high) = port_pool();
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..1000 {
+        let seed = std::hash::RandomState::new().build_hasher().finish();
+        let port = low + u16::try_from(seed % u64::from(high - low)).unwrap();
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
+}
+
+/// Ports below the ephemeral range (`ip_local_port_range`, from 32768 by default).
+fn port_pool() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|low| *low >= 12_000)
+        .unwrap_or(32768);
+    (10_000, ephemeral_low)
 }
 
 /// A tool from the project's venv (`make setup`), else from PATH.
