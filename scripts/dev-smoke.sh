@@ -20,7 +20,7 @@ kill $holder; wait $holder 2>/dev/null || true
 # A port that another process binds after that check (here moto, given the API port too) stops
 # the run with the service's own error, never a stack whose API is some other server.
 if API_PORT=$MOTO_PORT timeout 300 ./scripts/dev.sh >"$out" 2>&1; then fail "dev.sh started although cargo lambda watch could not bind"; fi
-grep -q "cargo lambda watch stopped" "$out" || fail "no clear message when cargo lambda watch stops"
+grep -q "dev: watch stopped" "$out" || fail "no clear message when cargo lambda watch stops"
 grep -q "Address in use" "$out" || fail "the watch log's reason is not shown"
 
 setsid ./scripts/dev.sh >"$out" 2>&1 &

@@ -19,19 +19,20 @@ RUN=.run
 mkdir -p "$RUN"
 
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-died() { # name, what: the service stopped; say so with the end of its log
-  echo "dev: $2 stopped; the end of $RUN/$1.log:" >&2
-  tail -n 20 "$RUN/$1.log" | cut -c1-300 >&2 || true
+alive() { # index in PIDS: that service still runs, else stop with the end of its log
+  kill -0 "${PIDS[$1]}" 2>/dev/null && return 0
+  echo "dev: ${NAMES[$1]} stopped; the end of $RUN/${NAMES[$1]}.log:" >&2
+  tail -n 20 "$RUN/${NAMES[$1]}.log" | cut -c1-300 >&2 || true
   exit 1
 }
-wait_port() { # name, port, what: the service started last listens on its port
-  local name=$1 port=$2 what=$3 pid=${PIDS[-1]} i
+wait_port() { # port: the service started last listens on it
+  local port=$1 last=$((${#PIDS[@]} - 1)) i
   for i in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || died "$name" "$what"
+    alive "$last"
     port_taken "$port" && return 0
     sleep 0.1
   done
-  echo "dev: $what did not start on port $port; see $RUN/$name.log" >&2; exit 1
+  echo "dev: ${NAMES[$last]} did not start on port $port; see $RUN/${NAMES[$last]}.log" >&2; exit 1
 }
 
 # Real Clerk keys, when a .env gives them.
@@ -51,7 +52,7 @@ done
 echo "dev: building (first time: a few minutes)"
 cargo build -q -p public -p protected -p clerk-stub
 
-PIDS=()
+PIDS=() NAMES=()
 cleanup() {
   trap - INT TERM EXIT
   for pid in "${PIDS[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
@@ -64,16 +65,17 @@ start() { # name, command...: in its own process group, output to .run/<name>.lo
   local name=$1; shift
   setsid "$@" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
+  NAMES+=("$name")
 }
 
 start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
-wait_port moto "$MOTO_PORT" "moto_server"
+wait_port "$MOTO_PORT"
 
 if [ "$MODE" = demo ]; then
   CLERK_SECRET_KEY=sk_test_demoStandInKey0000000000000000000000
   start clerk-stub "$ROOT/target/debug/clerk-stub" --port "$STUB_PORT" --admin-port "$STUB_ADMIN_PORT" \
     --secret-key "$CLERK_SECRET_KEY" --authorized-party "$SITE_ORIGIN"
-  wait_port clerk-stub "$STUB_ADMIN_PORT" "the Clerk stand-in"
+  wait_port "$STUB_ADMIN_PORT"
   CLERK_PUBLISHABLE_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["publishableKey"])' < <(curl -fsS "http://127.0.0.1:$STUB_ADMIN_PORT/config"))
   export CLERK_API_URL="http://127.0.0.1:$STUB_PORT"
 fi
@@ -98,11 +100,11 @@ PY
 unset CLERK_SECRET_KEY
 
 start watch cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --ignore-changes
-wait_port watch "$API_PORT" "cargo lambda watch"
+wait_port "$API_PORT"
 # Our API answers (not some other server on the port): the public function's health check.
 healthy=""
 for i in $(seq 1 600); do
-  kill -0 "${PIDS[-1]}" 2>/dev/null || died watch "cargo lambda watch"
+  alive $((${#PIDS[@]} - 1))
   if curl -fsS "http://127.0.0.1:$API_PORT/api/health" 2>/dev/null | grep -q '"status"'; then healthy=1; break; fi
   sleep 0.2
 done
@@ -114,15 +116,11 @@ if [ -f static-site/package.json ]; then
   VITE_API_PROXY="http://127.0.0.1:$API_PORT" VITE_DEMO_ADMIN="http://127.0.0.1:$STUB_ADMIN_PORT" \
     VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" VITE_DEMO_MODE=$([ "$MODE" = demo ] && echo 1 || echo 0) \
     start site npm --prefix static-site run dev -- --host 127.0.0.1 --port "$SITE_PORT" --strictPort
-  wait_port site "$SITE_PORT" "the site"
+  wait_port "$SITE_PORT"
   SITE="  Sign-in site:   $SITE_ORIGIN"
 fi
 
-i=0
-for name in moto $([ "$MODE" = demo ] && echo clerk-stub) watch $([ -n "$SITE" ] && echo site); do
-  kill -0 "${PIDS[$i]}" 2>/dev/null || died "$name" "$name"
-  i=$((i + 1))
-done
+for i in "${!PIDS[@]}"; do alive "$i"; done
 
 echo
 echo "Local stack is up ($MODE mode)."
