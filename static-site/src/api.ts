@@ -1,5 +1,5 @@
 // Calls to the API: a fresh token before every call, the reason of a 401 from its body, and one
-// retry of a 503 (an outage of Clerk or Secrets Manager on the API side).
+// retry of a 503 (an outage of Clerk or Secrets Manager on the API side) after its Retry-After.
 
 export interface ApiResult {
   status: number;
@@ -18,11 +18,28 @@ export interface ApiOptions {
   getToken: () => Promise<string | null>;
   fetchImpl?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** The clock, for a Retry-After given as a date. */
+  now?: () => number;
 }
 
-const MAX_RETRY_WAIT_MS = 2000;
+/** The longest the client waits before its one retry, whatever Retry-After says. */
+export const MAX_RETRY_WAIT_MS = 10_000;
+/** The wait when a 503 has no (readable) Retry-After. */
+export const DEFAULT_RETRY_WAIT_MS = 1000;
 
-export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) }: ApiOptions) {
+/**
+ * How long to wait for a Retry-After value (RFC 9110: delay-seconds or an HTTP date), bounded
+ * to [0, MAX_RETRY_WAIT_MS]. The API sends it with its 503s; CORS exposes it to the site.
+ */
+export function retryDelayMs(header: string | null, now: number = Date.now()): number {
+  const value = header?.trim() ?? '';
+  let ms = DEFAULT_RETRY_WAIT_MS;
+  if (/^\d+$/.test(value)) ms = Number(value) * 1000;
+  else if (/[a-z]/i.test(value) && !Number.isNaN(Date.parse(value))) ms = Date.parse(value) - now;
+  return Math.min(MAX_RETRY_WAIT_MS, Math.max(0, ms));
+}
+
+export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), now = Date.now }: ApiOptions) {
   async function once(path: string, withToken: boolean) {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (withToken) {
@@ -44,8 +61,7 @@ export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) =
     let retried = false;
     let { r, body } = await once(path, withToken);
     if (r.status === 503) {
-      const after = Number(r.headers.get('retry-after') ?? '1');
-      await sleep(Math.min(MAX_RETRY_WAIT_MS, Math.max(0, after) * 1000));
+      await sleep(retryDelayMs(r.headers.get('retry-after'), now()));
       retried = true;
       ({ r, body } = await once(path, withToken));
     }

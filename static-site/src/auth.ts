@@ -17,6 +17,8 @@ export interface AuthClient {
   mountSignUp(el: HTMLDivElement, redirectUrl: string): void;
   mountUserButton(el: HTMLDivElement): void;
   signOut(): Promise<void>;
+  /** The picture to show for a user: Clerk's image, or in demo mode one drawn locally (offline). */
+  avatarUrl(user: SignedInUser): string | undefined;
   /** Called whenever the signed-in state may have changed. */
   onChange(listener: () => void): void;
 }

@@ -21,6 +21,10 @@ export class ClerkAuth implements AuthClient {
     return { id: u.id, name, imageUrl: u.imageUrl };
   }
 
+  avatarUrl(user: SignedInUser): string | undefined {
+    return user.imageUrl;
+  }
+
   async getToken(): Promise<string | null> {
     return (await this.clerk.session?.getToken()) ?? null;
   }

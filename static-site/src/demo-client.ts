@@ -12,6 +12,25 @@ interface DemoUser {
   imageUrl?: string;
 }
 
+const AVATAR_COLORS = ['#5b3df5', '#0f7b3f', '#a15c00', '#b3261e', '#1f6feb', '#8250df'];
+
+/**
+ * The demo user's picture, drawn here: an SVG data URI with the initials. The stand-in's users
+ * point at img.clerk.com, which a local run cannot reach (a blank gap offline) and should not
+ * contact; demo mode stays on localhost.
+ */
+export function demoAvatar(user: { id: string; name: string }): string {
+  const initials = user.name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0]!.toUpperCase()).join('') || '?';
+  let hash = 0;
+  for (const c of user.id) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  const bg = AVATAR_COLORS[hash % AVATAR_COLORS.length];
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="112" height="112" viewBox="0 0 112 112">` +
+    `<rect width="112" height="112" fill="${bg}"/>` +
+    `<text x="56" y="56" dy=".35em" text-anchor="middle" font-family="system-ui,sans-serif" font-size="44" font-weight="600" fill="#fff">` +
+    `${initials.replace(/[<>&"']/g, '')}</text></svg>`;
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
 export class DemoAuth implements AuthClient {
   readonly kind = 'demo' as const;
   private users: DemoUser[] = [];
@@ -33,7 +52,13 @@ export class DemoAuth implements AuthClient {
 
   user(): SignedInUser | null {
     const u = this.current();
-    return u ? { id: u.id, name: `${u.firstName} ${u.lastName}`, imageUrl: u.imageUrl } : null;
+    if (!u) return null;
+    const name = `${u.firstName} ${u.lastName}`;
+    return { id: u.id, name, imageUrl: demoAvatar({ id: u.id, name }) };
+  }
+
+  avatarUrl(user: SignedInUser): string {
+    return demoAvatar(user);
   }
 
   async getToken(): Promise<string | null> {

@@ -1,7 +1,8 @@
 import './style.css';
-import { readConfig, type SiteConfig } from './config';
+import { CONFIG_HELP, readConfig, type SiteConfig } from './config';
 import type { AuthClient } from './auth';
 import { createApi, type ApiResult } from './api';
+import { safeRedirect } from './redirect';
 
 const app = document.querySelector<HTMLElement>('#app')!;
 const userButton = document.querySelector<HTMLDivElement>('#user-button')!;
@@ -21,7 +22,7 @@ function showConfigError(problems: string[]) {
       el('h1', {}, 'This site needs its configuration'),
       el('p', {}, 'The sign-in site cannot start until these are fixed:'),
       el('ul', {}, ...problems.map((p) => el('li', {}, p))),
-      el('p', { className: 'muted' }, 'Set them in static-site/.env.local (local run) or in the environment of the build (deploy), then reload.'),
+      el('p', { className: 'muted', id: 'config-help' }, CONFIG_HELP),
     ),
   );
 }
@@ -32,11 +33,26 @@ async function createAuth(config: SiteConfig): Promise<AuthClient> {
     const { DemoAuth } = await import('./demo-client');
     banner.hidden = false;
     banner.className = 'banner';
-    banner.textContent = 'Demo mode: signed in through the local Clerk stand-in, not Clerk. Nothing here is real.';
     return new DemoAuth();
   }
   const { ClerkAuth } = await import('./clerk-client');
   return new ClerkAuth(config.publishableKey);
+}
+
+/** The demo banner follows the signed-in state (it never says "signed in" to a signed-out visitor). */
+function updateBanner(auth: AuthClient) {
+  if (auth.kind !== 'demo') return;
+  const user = auth.user();
+  banner.textContent = user
+    ? `Demo mode: signed in as ${user.name} through the local Clerk stand-in, not Clerk. Nothing here is real.`
+    : 'Demo mode: signed out. Sign-in here uses the local Clerk stand-in, not Clerk. Nothing here is real.';
+}
+
+/** What a signed-out visitor sent to sign in from a page is told. */
+function signInNotice(target: string) {
+  const path = target.split(/[?#]/)[0];
+  const text = path === '/protected' ? 'Sign in to see the protected page.' : `Sign in to continue to ${path}.`;
+  return el('p', { className: 'notice', id: 'sign-in-notice', role: 'alert' }, text);
 }
 
 function resultView(label: string, r: ApiResult) {
@@ -84,7 +100,8 @@ function start(config: SiteConfig, auth: AuthClient) {
       const p = r.body as { id: string; firstName?: string; lastName?: string; primaryEmail?: string; imageUrl?: string; username?: string };
       const img = el('img', { className: 'avatar', alt: '', width: 56, height: 56 });
       img.onerror = () => { img.style.visibility = 'hidden'; };
-      if (p.imageUrl) img.src = p.imageUrl;
+      const src = auth.avatarUrl({ id: p.id, name: [p.firstName, p.lastName].filter(Boolean).join(' ') || p.username || p.id, imageUrl: p.imageUrl });
+      if (src) img.src = src;
       card.replaceChildren(
         img,
         el('div', {},
@@ -117,6 +134,7 @@ function start(config: SiteConfig, auth: AuthClient) {
   async function render() {
     const path = location.pathname;
     const user = auth.user();
+    updateBanner(auth);
     auth.mountUserButton(userButton);
     if (!user) userButton.replaceChildren();
     results.replaceChildren();
@@ -136,20 +154,22 @@ function start(config: SiteConfig, auth: AuthClient) {
       return;
     }
     const redirect = new URLSearchParams(location.search).get('redirect_url');
-    const safeRedirect = redirect && redirect.startsWith('/') && !redirect.startsWith('//') ? redirect : '/';
+    const target = safeRedirect(redirect, location.origin);
     if (!user) {
       app.replaceChildren(
         el('section', { className: 'hero' },
           el('h1', {}, 'Clerk sign-in in front of Rust on AWS Lambda'),
+          ...(target !== '/' ? [signInNotice(target)] : []),
           el('p', { className: 'lead' }, 'Sign in, then call the public and the protected endpoint. Signed out, the protected one answers 401 with its reason.'),
         ),
-        el('div', { className: 'grid' }, signInView(safeRedirect), el('section', { className: 'card' }, el('h2', {}, 'Try the API'), callButtons(), results)),
+        el('div', { className: 'grid' }, signInView(target), el('section', { className: 'card' }, el('h2', {}, 'Try the API'), callButtons(), results)),
       );
       return;
     }
-    if (redirect && safeRedirect !== '/') {
-      history.replaceState({}, '', safeRedirect);
-      return render();
+    if (redirect !== null) {
+      // Signed in with a redirect_url: go there if it is a path of this site, else home.
+      history.replaceState({}, '', target);
+      if (target !== '/') return render();
     }
     app.replaceChildren(
       el('h1', {}, `Welcome, ${user.name}`),

@@ -62,6 +62,44 @@ after(async () => {
   }
 });
 
+const isLocal = (url) => {
+  if (url.startsWith('data:') || url.startsWith('blob:')) return true;
+  const { hostname } = new URL(url);
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+};
+
+// A result whose JSON has long unbroken strings (a token, a URL): it must wrap or scroll inside
+// its panel, never widen the page.
+const LONG_JSON = {
+  message: 'A long answer, as a token or a claim set can be',
+  token: `eyJhbGciOiJSUzI1NiIsImtpZCI6Imluc18${'x'.repeat(900)}`,
+  url: `https://example.com/${'a'.repeat(300)}?q=${'b'.repeat(200)}`,
+  nested: { deeper: { deepest: { key_with_a_rather_long_name_that_does_not_break: 'v'.repeat(250) } } },
+};
+
+/** Horizontal overflow: the page wider than the viewport, or any element past its right edge. */
+async function overflow(page) {
+  return page.evaluate(() => {
+    const vw = window.innerWidth;
+    const offenders = [];
+    for (const e of document.querySelectorAll('body *')) {
+      const r = e.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (r.right > vw + 0.5 || r.left < -0.5) {
+        offenders.push(`${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${[...e.classList].map((c) => `.${c}`).join('')} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+      }
+    }
+    return { innerWidth: vw, scrollWidth: document.documentElement.scrollWidth, offenders: offenders.slice(0, 10) };
+  });
+}
+
+async function assertNoOverflow(page, width, what) {
+  const o = await overflow(page);
+  assert.equal(o.innerWidth, width, `${what}: the viewport stays ${width} px wide (a phone zooms out when the page is wider)`);
+  assert.ok(o.scrollWidth <= o.innerWidth, `${what}: the page is ${o.scrollWidth} px wide in a ${o.innerWidth} px viewport; past the edge: ${o.offenders.join(', ')}`);
+  assert.deepEqual(o.offenders, [], `${what}: elements past the right edge of a ${o.innerWidth} px viewport`);
+}
+
 async function lastResult(page) {
   const r = page.locator('#results .result').first();
   await r.waitFor();
@@ -83,6 +121,7 @@ test('sign in as a demo user, see the profile, call the API, sign out', async ()
   // The protected page sends a signed-out visitor to sign in, and back afterwards.
   await page.goto(`${site}/protected`);
   await page.waitForURL(/redirect_url=%2Fprotected/);
+  await page.getByText('Sign in to see the protected page').waitFor();
   await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
   await page.waitForURL(`${site}/protected`);
   await page.locator('#profile-name').waitFor();
@@ -109,6 +148,114 @@ test('sign in as a demo user, see the profile, call the API, sign out', async ()
   await page.close();
 });
 
+test('a signed-out visit to /protected says sign-in is needed, and returns there after it', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${site}/protected`);
+  await page.waitForURL(`${site}/?redirect_url=%2Fprotected`);
+  const notice = page.locator('#sign-in-notice');
+  await notice.waitFor();
+  assert.equal(await notice.innerText(), 'Sign in to see the protected page.');
+  assert.equal(await notice.getAttribute('role'), 'alert');
+  await page.screenshot({ path: join(SHOTS, '5-protected-needs-sign-in.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
+  await page.waitForURL(`${site}/protected`);
+  await page.locator('#profile-name').waitFor();
+  assert.equal(await page.locator('h1').first().innerText(), 'Protected page');
+  assert.equal(await page.locator('#sign-in-notice').count(), 0);
+
+  // Without a redirect_url (or with one that leaves the site) there is no such notice.
+  const other = await browser.newPage();
+  await other.goto(`${site}/?redirect_url=%2F%5Cevil.example`);
+  await other.getByRole('button', { name: 'Continue as Alice Anders' }).first().waitFor();
+  assert.equal(await other.locator('#sign-in-notice').count(), 0);
+  await other.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
+  await other.locator('#profile-name').waitFor();
+  assert.equal(new URL(other.url()).origin, site, 'an open-redirect payload keeps the visitor on the site');
+  assert.equal(new URL(other.url()).pathname, '/');
+  await other.close();
+  await page.close();
+});
+
+test('the demo banner says signed out when signed out, and who is signed in otherwise', async () => {
+  const page = await browser.newPage();
+  await page.goto(site);
+  const banner = page.locator('#banner');
+  await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().waitFor();
+  assert.ok(await banner.isVisible());
+  const out = await banner.innerText();
+  assert.match(out, /Demo mode/);
+  assert.match(out, /signed out/i);
+  assert.doesNotMatch(out, /signed in/i);
+  await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
+  await page.locator('#profile-name').waitFor();
+  assert.match(await banner.innerText(), /signed in as Alice Anders/);
+  await page.locator('#sign-out').click();
+  await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().waitFor();
+  assert.doesNotMatch(await banner.innerText(), /signed in/i);
+  await page.close();
+});
+
+test('demo mode stays on localhost: every request is local, and the avatar renders offline', async () => {
+  const page = await browser.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(site);
+  await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
+  await page.locator('#profile-name').waitFor();
+  const avatar = page.locator('#profile img.avatar');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#profile img.avatar');
+    return img && img.complete;
+  });
+  const { naturalWidth, visibility, src } = await avatar.evaluate((img) => ({
+    naturalWidth: img.naturalWidth, visibility: getComputedStyle(img).visibility, src: img.src,
+  }));
+  assert.ok(naturalWidth > 0, `the avatar loaded (naturalWidth ${naturalWidth}, src ${src.slice(0, 60)})`);
+  assert.equal(visibility, 'visible');
+  await page.click('#call-protected');
+  assert.match(await lastResult(page), /200/);
+  await page.goto(`${site}/protected`);
+  await page.locator('#profile-name').waitFor();
+  await page.waitForLoadState('networkidle');
+  const away = requests.filter((u) => !isLocal(u));
+  assert.deepEqual(away, [], 'requests that left localhost in demo mode');
+  assert.ok(requests.length > 5, 'the log saw the page load');
+  await page.screenshot({ path: join(SHOTS, '6-demo-avatar.png') });
+  await page.close();
+});
+
+for (const [width, height, mobile] of [[1280, 800, false], [390, 844, true]]) {
+  test(`no horizontal overflow at ${width} px after a 401 and a long JSON result`, async () => {
+    const context = await browser.newContext({ viewport: { width, height }, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: mobile ? 2 : 1 });
+    const page = await context.newPage();
+    await page.route('**/api/public', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(LONG_JSON) }));
+    await page.goto(site);
+    await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().waitFor();
+    await assertNoOverflow(page, width, 'signed out');
+
+    await page.click('#call-protected');
+    assert.match(await lastResult(page), /401/);
+    await assertNoOverflow(page, width, 'signed out, after a 401');
+    await page.click('#call-public');
+    await page.locator('#results .result').nth(1).waitFor();
+    assert.match(await lastResult(page), /eyJhbGciOiJSUzI1NiIsImtpZCI6Imluc18x/);
+    await assertNoOverflow(page, width, 'signed out, after a 401 and a long JSON result');
+    await page.screenshot({ path: join(SHOTS, `layout-${width}-signed-out.png`), fullPage: true });
+
+    await page.getByRole('button', { name: 'Continue as Alice Anders' }).first().click();
+    await page.locator('#profile-name').waitFor();
+    await page.goto(`${site}/protected`);
+    await page.locator('#profile-name').waitFor();
+    await page.click('#call-protected');
+    assert.match(await lastResult(page), /200/);
+    await page.click('#call-public');
+    await page.locator('#results .result').nth(1).waitFor();
+    await assertNoOverflow(page, width, 'protected page, after a 200 and a long JSON result');
+    await page.screenshot({ path: join(SHOTS, `layout-${width}-protected.png`), fullPage: true });
+    await context.close();
+  });
+}
+
 test('a missing publishable key shows what to set, never a blank page', async () => {
   const [port] = freePorts(1);
   const vite = startGroup('npx', ['vite', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
@@ -120,6 +267,11 @@ test('a missing publishable key shows what to set, never a blank page', async ()
   await page.goto(`http://localhost:${port}/`);
   await page.getByText('VITE_CLERK_PUBLISHABLE_KEY is not set').waitFor();
   assert.match(await page.locator('h1').innerText(), /needs its configuration/);
+  // What works: the root .env for make dev, VITE_CLERK_PUBLISHABLE_KEY for the site alone.
+  const text = await page.locator('#app').innerText();
+  assert.match(text, /For make dev: CLERK_PUBLISHABLE_KEY=pk_test_… in the \.env at the root of the repository/);
+  assert.match(text, /For the site alone: VITE_CLERK_PUBLISHABLE_KEY=pk_test_… in the environment of npm run dev or npm run build in static-site\//);
+  assert.doesNotMatch(text, /\.env\.local/);
   await page.screenshot({ path: join(SHOTS, '4-missing-key.png'), fullPage: true });
   await page.close();
 });

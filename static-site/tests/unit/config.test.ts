@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePublishableKey, readConfig } from '../../src/config';
+import { CONFIG_HELP, parsePublishableKey, readConfig } from '../../src/config';
 
 const PK = 'pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk';
 
@@ -33,6 +33,19 @@ describe('readConfig', () => {
     const r = readConfig({});
     expect(r.ok).toBe(false);
     expect(!r.ok && r.problems[0]).toMatch(/VITE_CLERK_PUBLISHABLE_KEY is not set/);
+  });
+  it('says where the key goes for `make dev` (the root .env) and for the site alone', () => {
+    const r = readConfig({});
+    const text = !r.ok ? r.problems.join(' ') : '';
+    // make dev reads the repository's root .env (CLERK_PUBLISHABLE_KEY) and hands it to Vite.
+    expect(text).toContain('CLERK_PUBLISHABLE_KEY=pk_test_… in the .env at the root of the repository');
+    expect(text).toContain('make dev');
+    // The site alone: Vite reads VITE_CLERK_PUBLISHABLE_KEY from its environment.
+    expect(text).toContain('VITE_CLERK_PUBLISHABLE_KEY=pk_test_… in the environment of npm run dev or npm run build in static-site/');
+    // Not a file nothing reads in the documented setup.
+    expect(text).not.toContain('.env.local');
+    expect(CONFIG_HELP).not.toContain('.env.local');
+    expect(CONFIG_HELP).toContain('root .env');
   });
   it('lists every problem', () => {
     const r = readConfig({ VITE_CLERK_PUBLISHABLE_KEY: 'pk_live_aW52YWxpZGtleSQ=', VITE_API_URL: 'not a url' });
