@@ -6,8 +6,12 @@ Run: .venv/bin/python -m unittest discover -s tests/template -v   (make test run
 import copy
 import json
 import os
+import re
+import sys
+import types
 import unittest
 from pathlib import Path
+from unittest import mock
 
 from cfnlint.decode import cfn_yaml
 from samtranslator.translator.transform import transform
@@ -128,7 +132,8 @@ class Functions(unittest.TestCase):
     def test_api_has_default_stage_cors_and_throttling(self):
         p = RES["HttpApi"]["Properties"]
         self.assertEqual(p["StageName"], "$default")
-        self.assertIn("authorization", p["CorsConfiguration"]["AllowHeaders"])
+        self.assertNotIn("CorsConfiguration", p, "CORS is in the OpenAPI body (see Cors)")
+        self.assertIn("authorization", p["DefinitionBody"]["x-amazon-apigateway-cors"]["allowHeaders"])
         self.assertIn("ThrottlingRateLimit", p["DefaultRouteSettings"])
         self.assertIn("ThrottlingBurstLimit", p["DefaultRouteSettings"])
 
@@ -150,13 +155,9 @@ class Site(unittest.TestCase):
         deny = [st for st in statements(RES["SiteBucketPolicy"]["Properties"]["PolicyDocument"]) if st["Effect"] == "Deny"]
         self.assertEqual(deny[0]["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
 
-    def test_security_headers_and_a_csp_that_lets_clerk_work(self):
+    def test_security_headers(self):
         h = RES["SiteHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-        csp = h["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
-        for needle in ["https://${ClerkFrontendApi}", "https://*.clerk.accounts.dev", "https://img.clerk.com",
-                       "https://challenges.cloudflare.com", "worker-src 'self' blob:", "frame-ancestors 'none'",
-                       "object-src 'none'"]:
-            self.assertIn(needle, csp)
+        self.assertTrue(h["ContentSecurityPolicy"]["Override"])
         self.assertGreaterEqual(h["StrictTransportSecurity"]["AccessControlMaxAgeSec"], 31536000)
         self.assertIn("ContentTypeOptions", h)
         self.assertEqual(h["FrameOptions"]["FrameOption"], "DENY")
@@ -164,6 +165,260 @@ class Site(unittest.TestCase):
 
     def test_outputs(self):
         self.assertEqual(set(TEMPLATE["Outputs"]), {"ApiUrl", "SiteUrl", "SiteBucketName", "DistributionId", "SecretArn"})
+
+
+API_HOST = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+FAPI = "https://${ClerkFrontendApi}"
+
+
+def directives(csp):
+    """{directive: [sources]} of a CSP text."""
+    out = {}
+    for part in csp.split(";"):
+        words = part.split()
+        if words:
+            out[words[0]] = words[1:]
+    return out
+
+
+def policy_csp():
+    """The CSP the response headers policy is created with."""
+    h = RES["SiteHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    return h["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+
+
+def site_csp():
+    """The CSP the site is served with: the one SiteCsp sets on the policy."""
+    return RES["SiteCsp"]["Properties"]["ContentSecurityPolicy"]["Fn::Sub"]
+
+
+class ContentSecurityPolicy(unittest.TestCase):
+    def test_no_wildcard_hosts(self):
+        for name, csp in [("policy", policy_csp()), ("site", site_csp())]:
+            for directive, sources in directives(csp).items():
+                for src in sources:
+                    self.assertNotIn("*", src, f"{name} CSP {directive}: {src}")
+                    self.assertNotIn("clerk.accounts.dev", src, f"{name} CSP {directive}: {src}")
+                    self.assertNotIn("https:", [src], f"{name} CSP {directive}: any https host")
+                    if "execute-api" in src:
+                        self.assertEqual(src, API_HOST, f"{name} CSP {directive}: only this stack's API")
+
+    def test_scripts_only_from_the_site_the_frontend_api_and_clerks_bot_protection(self):
+        for csp in [policy_csp(), site_csp()]:
+            d = directives(csp)
+            self.assertEqual(d["script-src"], ["'self'", FAPI, "https://challenges.cloudflare.com"])
+            self.assertEqual(d["default-src"], ["'self'"])
+
+    def test_connections_to_the_frontend_api_and_this_stacks_api_only(self):
+        self.assertEqual(directives(site_csp())["connect-src"], ["'self'", FAPI, API_HOST])
+        # Before SiteCsp has run: no API at all (calls refused, never a wider policy).
+        self.assertEqual(directives(policy_csp())["connect-src"], ["'self'", FAPI])
+
+    def test_the_api_host_is_this_stacks_http_api(self):
+        self.assertEqual(RES["HttpApi"]["Type"], "AWS::Serverless::HttpApi")
+        self.assertEqual(TEMPLATE["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"], API_HOST, "the URL the site is built with")
+        self.assertEqual(CFN["Resources"]["HttpApi"]["Type"], "AWS::ApiGatewayV2::Api", "after the transform, ${HttpApi} is the API id")
+
+    def test_what_clerk_needs(self):
+        # https://clerk.com/docs/guides/secure/best-practices/csp-headers
+        d = directives(site_csp())
+        self.assertIn("https://img.clerk.com", d["img-src"])
+        self.assertEqual(d["worker-src"], ["'self'", "blob:"])
+        self.assertIn("'unsafe-inline'", d["style-src"])
+        self.assertEqual(d["frame-src"], ["https://challenges.cloudflare.com"])
+        self.assertEqual(d["frame-ancestors"], ["'none'"])
+        self.assertEqual(d["object-src"], ["'none'"])
+        self.assertEqual(d["base-uri"], ["'self'"])
+        self.assertEqual(d["form-action"], ["'self'"])
+
+    def test_the_policy_and_the_site_csp_differ_only_by_the_api(self):
+        self.assertEqual(directives(site_csp()).keys(), directives(policy_csp()).keys())
+        self.assertEqual(site_csp().replace(f" {API_HOST}", ""), policy_csp())
+
+    def test_set_on_this_policy_after_every_change_cloudformation_makes_to_it(self):
+        p = RES["SiteCsp"]["Properties"]
+        self.assertEqual(p["PolicyId"], {"Ref": "SiteHeadersPolicy"})
+        self.assertEqual(p["PolicyLastModified"], {"Fn::GetAtt": ["SiteHeadersPolicy", "LastModifiedTime"]})
+        self.assertEqual(p["ServiceToken"], {"Fn::GetAtt": ["SiteCspFunction", "Arn"]})
+        cfg = RES["SiteDistribution"]["Properties"]["DistributionConfig"]
+        self.assertEqual(cfg["DefaultCacheBehavior"]["ResponseHeadersPolicyId"], {"Ref": "SiteHeadersPolicy"})
+
+    def test_the_function_that_sets_it_may_change_this_policy_only(self):
+        role = CFN["Resources"]["SiteCspRole"]["Properties"]
+        sts = [st for pol in role["Policies"] for st in statements(pol["PolicyDocument"])]
+        cf = [st for st in sts if any(a.startswith("cloudfront:") for a in actions(st))]
+        self.assertEqual(len(cf), 1)
+        self.assertEqual(sorted(actions(cf[0])), ["cloudfront:GetResponseHeadersPolicyConfig", "cloudfront:UpdateResponseHeadersPolicy"])
+        self.assertEqual(cf[0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:response-headers-policy/${SiteHeadersPolicy}"})
+        for st in sts:
+            for a in actions(st):
+                self.assertTrue(a.startswith(("cloudfront:", "logs:")), a)
+
+    def test_frontend_api_parameter_is_a_host_and_nothing_else(self):
+        # It is pasted into the CSP: a wildcard, a second directive or a scheme must not get in.
+        p = TEMPLATE["Parameters"]["ClerkFrontendApi"]
+        self.assertNotIn("Default", p, "scripts/deploy.sh always passes the readiness check's frontendApi")
+        pattern = re.compile(p["AllowedPattern"])
+        for good in ["foo-bar-13.clerk.accounts.dev", "clerk.example.com", "clerk.boring.sawfly-91.lcl.dev"]:
+            self.assertTrue(pattern.fullmatch(good), good)
+        for bad in ["*.clerk.accounts.dev", "clerk.example.com; script-src *", "https://clerk.example.com",
+                    "clerk.example.com *", "", "localhost", "clerk.example.com/x", "clerk.example.com:443 'unsafe-eval'"]:
+            self.assertIsNone(pattern.fullmatch(bad), bad)
+
+    def test_frontend_api_comes_from_the_readiness_check_in_deploy(self):
+        deploy = (ROOT / "scripts/deploy.sh").read_text()
+        self.assertRegex(deploy, r"clerk-token[^\n]* readiness")
+        self.assertRegex(deploy, r"frontend=\$\(.*frontendApi")
+        self.assertRegex(deploy, r'ClerkFrontendApi[= ]"?\$frontend')
+
+
+def dependencies(resources):
+    """{resource: {resources it references}}: Ref, Fn::GetAtt, ${...} in Fn::Sub, DependsOn."""
+    names = set(resources)
+
+    def refs(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "Ref" and isinstance(v, str) and v in names:
+                    yield v
+                elif k == "Fn::GetAtt":
+                    target = v[0] if isinstance(v, list) else v.split(".")[0]
+                    if target in names:
+                        yield target
+                elif k == "Fn::Sub":
+                    text = v if isinstance(v, str) else v[0]
+                    for var in re.findall(r"\$\{([^}!]+)\}", text):
+                        if var.split(".")[0] in names:
+                            yield var.split(".")[0]
+                    if isinstance(v, list):
+                        yield from refs(v[1])
+                else:
+                    yield from refs(v)
+        elif isinstance(node, list):
+            for x in node:
+                yield from refs(x)
+
+    out = {}
+    for name, res in resources.items():
+        deps = set(refs(res.get("Properties", {})))
+        d = res.get("DependsOn", [])
+        deps |= set([d] if isinstance(d, str) else d)
+        out[name] = deps - {name}
+    return out
+
+
+class NoCircularDependency(unittest.TestCase):
+    def test_the_transformed_template_is_acyclic(self):
+        deps = dependencies(CFN["Resources"])
+        state = {}
+
+        def visit(n, path):
+            if state.get(n) == "done":
+                return
+            self.assertNotEqual(state.get(n), "visiting", "circular dependency: " + " -> ".join(path + [n]))
+            state[n] = "visiting"
+            for m in sorted(deps[n]):
+                visit(m, path + [n])
+            state[n] = "done"
+
+        for n in sorted(deps):
+            visit(n, [])
+
+    def test_the_cycle_the_csp_avoids_is_real(self):
+        # The reason for SiteCsp: the distribution needs the policy, the API needs the distribution.
+        deps = dependencies(CFN["Resources"])
+        self.assertIn("SiteHeadersPolicy", deps["SiteDistribution"])
+        self.assertIn("SiteDistribution", deps["ProtectedFunction"])
+        self.assertIn("ProtectedFunction", deps["HttpApi"])
+        self.assertNotIn("HttpApi", deps["SiteHeadersPolicy"])
+        self.assertIn("HttpApi", deps["SiteCsp"])
+        self.assertFalse(any("SiteCsp" in d for n, d in deps.items() if n != "SiteCsp" and not n.startswith("SiteCsp")))
+
+
+class SiteCspFunctionCode(unittest.TestCase):
+    """The inline function, run here against botocore's Stubber (CloudFront's real request shapes)."""
+
+    def run_handler(self, event, stub_calls):
+        import boto3
+        from botocore.stub import Stubber
+
+        code = RES["SiteCspFunction"]["Properties"]["Code"]["ZipFile"]
+        sent = []
+        cfnresponse = types.ModuleType("cfnresponse")
+        cfnresponse.SUCCESS, cfnresponse.FAILED = "SUCCESS", "FAILED"
+        cfnresponse.send = lambda event, context, status, data, physical_id=None, noEcho=False, reason=None: sent.append(
+            {"status": status, "physical_id": physical_id, "reason": reason})
+        client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        stubber = Stubber(client)
+        for method, response, params in stub_calls:
+            if isinstance(response, Exception):
+                stubber.add_client_error(method, service_error_code="PreconditionFailed", expected_params=params)
+            else:
+                stubber.add_response(method, response, params)
+        with mock.patch.dict(sys.modules, {"cfnresponse": cfnresponse}), mock.patch("boto3.client", return_value=client), stubber:
+            module = types.ModuleType("index")
+            exec(compile(code, "index.py", "exec"), module.__dict__)
+            module.handler(event, None)
+            stubber.assert_no_pending_responses()
+        return sent
+
+    CONFIG = {
+        "Name": "stack-site-security",
+        "SecurityHeadersConfig": {
+            "ContentSecurityPolicy": {"Override": True, "ContentSecurityPolicy": "connect-src 'self' https://fapi"},
+            "FrameOptions": {"Override": True, "FrameOption": "DENY"},
+        },
+    }
+
+    def event(self, kind, **extra):
+        return {"RequestType": kind, "ResourceProperties": {
+            "PolicyId": "P1", "ContentSecurityPolicy": "connect-src 'self' https://fapi https://api1", "PolicyLastModified": "t"}, **extra}
+
+    def test_create_and_update_set_the_csp_and_keep_the_rest(self):
+        for kind, extra in [("Create", {}), ("Update", {"PhysicalResourceId": "P1-csp"})]:
+            wanted = copy.deepcopy(self.CONFIG)
+            wanted["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"] = "connect-src 'self' https://fapi https://api1"
+            sent = self.run_handler(self.event(kind, **extra), [
+                ("get_response_headers_policy_config", {"ResponseHeadersPolicyConfig": copy.deepcopy(self.CONFIG), "ETag": "E1"}, {"Id": "P1"}),
+                ("update_response_headers_policy", {}, {"Id": "P1", "IfMatch": "E1", "ResponseHeadersPolicyConfig": wanted}),
+            ])
+            self.assertEqual(sent, [{"status": "SUCCESS", "physical_id": "P1-csp", "reason": None}], kind)
+
+    def test_delete_changes_nothing(self):
+        sent = self.run_handler(self.event("Delete", PhysicalResourceId="P1-csp"), [])
+        self.assertEqual(sent[0]["status"], "SUCCESS")
+
+    def test_a_failure_is_reported_not_left_hanging(self):
+        sent = self.run_handler(self.event("Create"), [
+            ("get_response_headers_policy_config", {"ResponseHeadersPolicyConfig": copy.deepcopy(self.CONFIG), "ETag": "E1"}, {"Id": "P1"}),
+            ("update_response_headers_policy", Exception(), None),
+        ])
+        self.assertEqual(sent[0]["status"], "FAILED")
+        self.assertIn("PreconditionFailed", sent[0]["reason"])
+
+
+class Cors(unittest.TestCase):
+    """CORS as deployed: the API's OpenAPI body after SAM's transform."""
+
+    def cors(self):
+        return CFN["Resources"]["HttpApi"]["Properties"]["Body"]["x-amazon-apigateway-cors"]
+
+    def test_retry_after_is_exposed_to_the_site(self):
+        self.assertIn("retry-after", [h.lower() for h in self.cors()["exposeHeaders"]])
+
+    def test_the_rest_of_cors_is_kept(self):
+        c = self.cors()
+        self.assertIsInstance(c, dict, "a CORS object, not an intrinsic SAM took for one")
+        self.assertEqual(c["allowHeaders"], ["authorization", "content-type"])
+        self.assertEqual(c["allowMethods"], ["GET", "HEAD", "OPTIONS"])
+        self.assertEqual(c["maxAge"], 600)
+        self.assertNotIn("allowCredentials", c)
+        self.assertEqual(c["allowOrigins"]["Fn::If"][2], [{"Fn::Sub": "https://${SiteDistribution.DomainName}"}])
+        self.assertNotIn("*", json.dumps(c["allowOrigins"]))
+
+    def test_every_route_is_in_the_same_body(self):
+        paths = CFN["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
+        self.assertEqual(set(paths), {"/api/health", "/api/public", "/api/{proxy+}", "/api/protected", "/api/me"})
 
 
 if __name__ == "__main__":
