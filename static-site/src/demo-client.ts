@@ -20,14 +20,15 @@ const AVATAR_COLORS = ['#5b3df5', '#0f7b3f', '#a15c00', '#b3261e', '#1f6feb', '#
  * contact; demo mode stays on localhost.
  */
 export function demoAvatar(user: { id: string; name: string }): string {
-  const initials = user.name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0]!.toUpperCase()).join('') || '?';
+  // The first letter or digit of the first two words: nothing that could be markup.
+  const initials = user.name.split(/\s+/).map((w) => /[\p{L}\p{N}]/u.exec(w)?.[0] ?? '').filter(Boolean).slice(0, 2).join('').toUpperCase() || '?';
   let hash = 0;
   for (const c of user.id) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
   const bg = AVATAR_COLORS[hash % AVATAR_COLORS.length];
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="112" height="112" viewBox="0 0 112 112">` +
     `<rect width="112" height="112" fill="${bg}"/>` +
     `<text x="56" y="56" dy=".35em" text-anchor="middle" font-family="system-ui,sans-serif" font-size="44" font-weight="600" fill="#fff">` +
-    `${initials.replace(/[<>&"']/g, '')}</text></svg>`;
+    `${initials}</text></svg>`;
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
