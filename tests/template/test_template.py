@@ -351,11 +351,13 @@ class SiteCspFunctionCode(unittest.TestCase):
         client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         stubber = Stubber(client)
         for method, response, params in stub_calls:
-            if isinstance(response, Exception):
-                stubber.add_client_error(method, service_error_code="PreconditionFailed", expected_params=params)
+            if isinstance(response, str):  # an error code
+                stubber.add_client_error(method, service_error_code=response, expected_params=params)
             else:
                 stubber.add_response(method, response, params)
-        with mock.patch.dict(sys.modules, {"cfnresponse": cfnresponse}), mock.patch("boto3.client", return_value=client), stubber:
+        self.slept = []
+        with mock.patch.dict(sys.modules, {"cfnresponse": cfnresponse}), mock.patch("boto3.client", return_value=client), \
+                mock.patch("time.sleep", side_effect=self.slept.append), stubber:
             module = types.ModuleType("index")
             exec(compile(code, "index.py", "exec"), module.__dict__)
             module.handler(event, None)
@@ -388,13 +390,29 @@ class SiteCspFunctionCode(unittest.TestCase):
         sent = self.run_handler(self.event("Delete", PhysicalResourceId="P1-csp"), [])
         self.assertEqual(sent[0]["status"], "SUCCESS")
 
+    def get(self):
+        return ("get_response_headers_policy_config", {"ResponseHeadersPolicyConfig": copy.deepcopy(self.CONFIG), "ETag": "E1"}, {"Id": "P1"})
+
     def test_a_failure_is_reported_not_left_hanging(self):
-        sent = self.run_handler(self.event("Create"), [
-            ("get_response_headers_policy_config", {"ResponseHeadersPolicyConfig": copy.deepcopy(self.CONFIG), "ETag": "E1"}, {"Id": "P1"}),
-            ("update_response_headers_policy", Exception(), None),
-        ])
+        sent = self.run_handler(self.event("Create"), [self.get(), ("update_response_headers_policy", "NoSuchResponseHeadersPolicy", None)])
         self.assertEqual(sent[0]["status"], "FAILED")
-        self.assertIn("PreconditionFailed", sent[0]["reason"])
+        self.assertIn("NoSuchResponseHeadersPolicy", sent[0]["reason"])
+        self.assertEqual(self.slept, [])
+
+    def test_a_stale_etag_or_a_new_role_is_retried(self):
+        sent = self.run_handler(self.event("Create"), [
+            ("get_response_headers_policy_config", "AccessDenied", None),
+            self.get(), ("update_response_headers_policy", "PreconditionFailed", None),
+            self.get(), ("update_response_headers_policy", {}, None),
+        ])
+        self.assertEqual(sent[0]["status"], "SUCCESS")
+        self.assertEqual(self.slept, [1, 2])
+
+    def test_gives_up_after_six_attempts(self):
+        sent = self.run_handler(self.event("Update", PhysicalResourceId="P1-csp"),
+                                [("get_response_headers_policy_config", "AccessDenied", None)] * 6)
+        self.assertEqual(sent[0]["status"], "FAILED")
+        self.assertEqual(self.slept, [1, 2, 4, 8, 16])
 
 
 class Cors(unittest.TestCase):
