@@ -3,7 +3,7 @@
 # to the site bucket, and invalidates CloudFront. Usage: deploy-site.sh [STACK_NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
+case ":$PATH:" in *":$PWD/.venv/bin:"*) ;; *) export PATH="$PWD/.venv/bin:$PATH" ;; esac
 STACK_NAME=${1:-${STACK_NAME:-clerk-lambda}}
 : "${CLERK_PUBLISHABLE_KEY:?set CLERK_PUBLISHABLE_KEY}"
 
@@ -13,7 +13,7 @@ stack = boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["S
 print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}))
 PY
 )
-get() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])" <<<"$outputs"; }
+get() { python3 scripts/json_field.py "$1" <<<"$outputs"; }
 API_URL=$(get ApiUrl); BUCKET=$(get SiteBucketName); DIST=$(get DistributionId); SITE=$(get SiteUrl)
 
 if [ ! -f static-site/package.json ]; then

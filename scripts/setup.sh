@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a tier needs, idempotently (safe to run again: it only does what is missing).
-# Usage: scripts/setup.sh [dev|e2e|site|test]
+# Usage: scripts/setup.sh [dev|e2e|site|test|deploy]
 #   dev   the local run: a .venv with the pinned tools of scripts/requirements-dev.txt
 #         (cargo-lambda, zig, moto, boto3). No apt, no browser, no SAM.
 #   e2e   the end-to-end tiers: .venv with scripts/requirements-test.txt (adds cfn-lint, SAM), and
@@ -8,11 +8,12 @@
 #         Rust target.
 #   site  the static site's browser tests: chromium from apt.
 #   test  all of the above (what `make test` runs once, up front: no install happens later).
+#   deploy  the venv of the e2e tier (SAM, boto3), nothing from apt (scripts/deploy.sh).
 # The venv is reinstalled when a requirements file changes (a stamp keyed on their content).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-dev}
-case "$tier" in dev | e2e | site | test) ;; *) echo "usage: setup.sh [dev|e2e|site|test]" >&2; exit 2 ;; esac
+case "$tier" in dev | e2e | site | test | deploy) ;; *) echo "usage: setup.sh [dev|e2e|site|test|deploy]" >&2; exit 2 ;; esac
 
 VENV=.venv
 venv() { # dev | test: the requirements file scripts/requirements-$1.txt, installed once per content
@@ -41,7 +42,7 @@ apt_install() { # packages: installed from Debian when missing, once, up front
     || echo "setup: could not install $*; the SAM build check falls back to x86_64; browser tests need chromium" >&2
 }
 
-case "$tier" in dev) venv dev ;; e2e | test) venv test ;; esac
+case "$tier" in dev) venv dev ;; e2e | test | deploy) venv test ;; esac
 if [ "$tier" != site ]; then
   for tool in cargo-lambda moto_server; do
     [ -x "$VENV/bin/$tool" ] || { echo "setup: $tool missing from $VENV/bin" >&2; exit 1; }
