@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
+# No usage data from the tests' sam runs.
+export SAM_CLI_TELEMETRY=0
 
 ARCH=x86_64
 RUN_PREFIX=""

@@ -4,8 +4,8 @@
 #   dev   the local run: a .venv with the pinned tools of scripts/requirements-dev.txt
 #         (cargo-lambda, zig, moto, boto3). No apt, no browser, no SAM.
 #   e2e   the end-to-end tiers: .venv with scripts/requirements-test.txt (adds cfn-lint, SAM), and
-#         from apt qemu-user, libc6-arm64-cross and file (the arm64 SAM build check), the arm64
-#         Rust target.
+#         from apt qemu-user, libc6-arm64-cross and file (the arm64 SAM build check), strace (the
+#         deploy leak check), the arm64 Rust target.
 #   site  the static site's browser tests: chromium from apt.
 #   test  all of the above (what `make test` runs once, up front: no install happens later).
 #   deploy  the venv of the e2e tier (SAM, boto3), nothing from apt (scripts/deploy.sh).
@@ -55,6 +55,8 @@ if [ "$tier" = e2e ] || [ "$tier" = test ]; then
   command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
   [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-arm64-cross)
   command -v file >/dev/null || need+=(file)
+  # deploy_leak_check.py follows every exec of deploy.sh's children with it (optional there).
+  command -v strace >/dev/null || need+=(strace)
 fi
 if [ "$tier" = site ] || [ "$tier" = test ]; then
   command -v chromium >/dev/null || need+=(chromium)
