@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Tests the README's run command itself: `make dev` on free ports comes up, answers a demo token,
-# refuses a taken port with a clear message, stops with the reason when a service cannot bind,
-# and stops everything it started on SIGTERM.
+# refuses a taken port with a clear message, stops with the reason when a service cannot bind;
+# its local Secrets Manager refuses what a browser page could send and still answers the SDK; paths
+# outside the API answer the public function's JSON 404 (not cargo lambda's page listing the
+# functions); Ctrl-C typed on its terminal stops everything it started and `make dev` exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=$PWD/.venv/bin/python
 { read -r API_PORT; read -r MOTO_PORT; read -r STUB_PORT; read -r STUB_ADMIN_PORT; read -r SITE_PORT; } < <(python3 scripts/ports.py 5)
 export API_PORT MOTO_PORT STUB_PORT STUB_ADMIN_PORT SITE_PORT
 out=$(mktemp)
@@ -23,10 +26,15 @@ if API_PORT=$MOTO_PORT timeout 300 ./scripts/dev.sh >"$out" 2>&1; then fail "dev
 grep -q "dev: watch stopped" "$out" || fail "no clear message when cargo lambda watch stops"
 grep -q "Address in use" "$out" || fail "the watch log's reason is not shown"
 
-setsid ./scripts/dev.sh >"$out" 2>&1 &
+# `make dev` itself, on a terminal (a pseudo-terminal), stopped by typing Ctrl-C on it.
+ctrl_c=$(mktemp -u)
+: >"$out"
+python3 scripts/pty_run.py --out "$out" --ctrl-c-when "$ctrl_c" --timeout 30 -- make dev &
 dev=$!
+# On a failure below, stop the run the same way.
+trap 'if kill -0 $dev 2>/dev/null; then touch "$ctrl_c"; wait $dev || true; fi; rm -f "$ctrl_c"' EXIT
 # "Logs:" is the last line dev.sh prints, after the demo token (minted once the stack is up).
-for _ in $(seq 1 600); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "dev.sh exited"; sleep 0.5; done
+for _ in $(seq 1 1200); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "make dev exited"; sleep 0.5; done
 grep -q "Local stack is up" "$out" || fail "the stack did not come up"
 token=$(grep -o "Bearer [^']*" "$out" | head -1 | cut -d' ' -f2 || true)
 [ -n "$token" ] || fail "no demo token printed"
@@ -34,11 +42,32 @@ body=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$API_PORT/a
 echo "$body" | grep -q '"userId":"user_demoAlice"' || fail "unexpected body: $body"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/api/protected")
 [ "$status" = 401 ] || fail "no token gave $status"
-kill -TERM $dev; wait $dev 2>/dev/null || true
+
+# Paths outside /api: the public function's JSON 404, not cargo lambda's page listing the functions.
+for path in /nope / /lambda-url /x/y/z; do
+  resp=$(curl -s -w '\n%{http_code} %{content_type}' "http://127.0.0.1:$API_PORT$path")
+  meta=$(tail -n1 <<<"$resp"); body=$(sed '$d' <<<"$resp")
+  [ "${meta%% *}" = 404 ] || fail "GET $path answered ${meta%% *}, expected 404: $body"
+  case "$meta" in *application/json*) ;; *) fail "GET $path is not JSON ($meta): $body" ;; esac
+  [ "$(python3 scripts/json_field.py reason <<<"$body")" = route-not-found ] || fail "GET $path: no reason route-not-found: $body"
+  if grep -qiE 'public|protected|clerk-stub' <<<"$body"; then fail "GET $path lists function names: $body"; fi
+done
+
+# The local Secrets Manager: closed to what a page in the browser could send, open to the SDK.
+printf '%s' sk_test_demoStandInKey0000000000000000000000 \
+  | "$PY" scripts/check_local_secrets.py "$MOTO_PORT" clerk/local >>"$out" 2>&1 \
+  || fail "the local Secrets Manager answers browsers (or not the SDK)"
+
+# Ctrl-C on the terminal: everything stops, and make exits 0 without "Error 130".
+touch "$ctrl_c"
+status=0; wait $dev || status=$?
+rm -f "$ctrl_c"
 grep -q "dev: stopped" "$out" || fail "no clean stop"
+[ "$status" = 0 ] || fail "make dev exited $status after Ctrl-C"
+if grep -q "Error 130\|Interrupt" "$out"; then fail "make reported the Ctrl-C as an error"; fi
 sleep 1
-for p in $API_PORT $MOTO_PORT $STUB_PORT $STUB_ADMIN_PORT; do
+for p in $API_PORT $MOTO_PORT $STUB_PORT $STUB_ADMIN_PORT $([ -f static-site/package.json ] && echo "$SITE_PORT"); do
   if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p still open after stop"; fi
 done
-echo "dev-smoke: make dev came up, answered 200/401, refused a taken port, stopped with the reason when a service could not bind, and stopped cleanly"
+echo "dev-smoke: make dev came up, answered 200/401 and JSON 404s outside /api, kept its Secrets Manager from browsers, refused a taken port, stopped with the reason when a service could not bind, and stopped on Ctrl-C with status 0"
 rm -f "$out"

@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # The local run: moto's Secrets Manager (with the secret stored), the Clerk stand-in (or real
 # Clerk keys from .env), both functions under `cargo lambda watch`, and the sign-in site when it
-# exists. Prints the URLs and a ready-to-paste curl; Ctrl-C stops everything it started.
+# exists. Prints the URLs and a ready-to-paste curl; Ctrl-C stops everything it started and exits 0.
+#
+# The Secrets Manager is moto behind scripts/local_secrets.py: it refuses anything a web browser
+# could send (an Origin or Sec-Fetch-* header, a foreign Host), so no page open in the browser can
+# read the secret key stored in it. The secret key reaches it on standard input, never on a command
+# line, and no child process inherits CLERK_SECRET_KEY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-./scripts/setup.sh
+# From a terminal (`make dev`), run as a foreground job of our own: Ctrl-C then reaches this run
+# only, not make, which would otherwise die of SIGINT itself (`make: *** ... Error 130`, status 130)
+# however cleanly the run stopped.
+foreground() { # this process is in the terminal's foreground process group (/proc: no ps needed)
+  local stat f
+  stat=$(cat /proc/$$/stat) && stat=${stat##*) } && read -r -a f <<<"$stat" && [ "${f[2]}" = "${f[5]}" ]
+}
+if [ -z "${DEV_FOREGROUND_JOB:-}" ] && [ -t 0 ] && foreground; then
+  set -m
+  DEV_FOREGROUND_JOB=1 "$0" "$@" && exit 0 || exit $?
+fi
+
+./scripts/setup.sh dev
 export PATH="$ROOT/.venv/bin:$PATH"
 
 API_PORT=${API_PORT:-9000}
@@ -35,8 +52,10 @@ wait_port() { # port: the service started last listens on it
   echo "dev: ${NAMES[$last]} did not start on port $port; see $RUN/${NAMES[$last]}.log" >&2; exit 1
 }
 
-# Real Clerk keys, when a .env gives them.
+# Real Clerk keys, when a .env gives them. The secret key stays a shell variable: exported to no
+# child (not moto, not cargo, not the site's dev server).
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
+[ -z "${CLERK_SECRET_KEY:-}" ] || export -n CLERK_SECRET_KEY
 if [ -n "${CLERK_PUBLISHABLE_KEY:-}" ] && [ -n "${CLERK_SECRET_KEY:-}" ]; then MODE=clerk; else MODE=demo; fi
 
 ports="API_PORT=$API_PORT MOTO_PORT=$MOTO_PORT"
@@ -49,18 +68,21 @@ for kv in $ports; do
   fi
 done
 
-echo "dev: building (first time: a few minutes)"
-cargo build -q -p public -p protected -p clerk-stub
+echo "dev: building (first time: about 10 minutes on 2 cores, less with more; later runs: seconds)"
+cargo build -p public -p protected -p clerk-stub
 
 PIDS=() NAMES=()
 cleanup() {
-  trap - INT TERM EXIT
+  trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
+  trap - EXIT
   for pid in "${PIDS[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   echo; echo "dev: stopped"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C or SIGTERM is the way to stop: a clean stop, status 0. Any other exit keeps its status.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 start() { # name, command...: in its own process group, output to .run/<name>.log
   local name=$1; shift
   setsid "$@" >"$RUN/$name.log" 2>&1 &
@@ -68,15 +90,15 @@ start() { # name, command...: in its own process group, output to .run/<name>.lo
   NAMES+=("$name")
 }
 
-start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+start moto "$ROOT/.venv/bin/python" "$ROOT/scripts/local_secrets.py" --port "$MOTO_PORT"
 wait_port "$MOTO_PORT"
 
 if [ "$MODE" = demo ]; then
   CLERK_SECRET_KEY=sk_test_demoStandInKey0000000000000000000000
-  start clerk-stub "$ROOT/target/debug/clerk-stub" --port "$STUB_PORT" --admin-port "$STUB_ADMIN_PORT" \
+  start clerk-stub "${CARGO_TARGET_DIR:-$ROOT/target}/debug/clerk-stub" --port "$STUB_PORT" --admin-port "$STUB_ADMIN_PORT" \
     --secret-key "$CLERK_SECRET_KEY" --authorized-party "$SITE_ORIGIN"
   wait_port "$STUB_ADMIN_PORT"
-  CLERK_PUBLISHABLE_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["publishableKey"])' < <(curl -fsS "http://127.0.0.1:$STUB_ADMIN_PORT/config"))
+  CLERK_PUBLISHABLE_KEY=$(curl -fsS "http://127.0.0.1:$STUB_ADMIN_PORT/config" | python3 scripts/json_field.py publishableKey)
   export CLERK_API_URL="http://127.0.0.1:$STUB_PORT"
 fi
 
@@ -87,16 +109,9 @@ export CLERK_PUBLISHABLE_KEY
 export CLERK_AUTHORIZED_PARTIES=${CLERK_AUTHORIZED_PARTIES:-$SITE_ORIGIN,http://127.0.0.1:$SITE_PORT}
 export RUST_LOG=${RUST_LOG:-info}
 
-# Store the secret key in moto's Secrets Manager (never printed).
-CLERK_SECRET_KEY=$CLERK_SECRET_KEY python3 - <<'PY'
-import os, boto3
-sm = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-name, value = os.environ["CLERK_SECRET_ID"], os.environ["CLERK_SECRET_KEY"]
-try:
-    sm.create_secret(Name=name, SecretString=value)
-except sm.exceptions.ResourceExistsException:
-    sm.put_secret_value(SecretId=name, SecretString=value)
-PY
+# Store the secret key in the local Secrets Manager: on standard input (printf is a shell
+# builtin), never on a command line or in an environment, never printed.
+printf '%s' "$CLERK_SECRET_KEY" | python3 scripts/put_secret.py "$CLERK_SECRET_ID" >/dev/null
 unset CLERK_SECRET_KEY
 
 start watch cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --ignore-changes
@@ -126,12 +141,12 @@ echo
 echo "Local stack is up ($MODE mode)."
 echo "  API:            http://127.0.0.1:$API_PORT/api/{health,public,protected,me}"
 [ -n "$SITE" ] && echo "$SITE"
-echo "  Secrets Manager (moto): http://127.0.0.1:$MOTO_PORT   secret id: $CLERK_SECRET_ID"
+echo "  Secrets Manager (moto, AWS SDK only): http://127.0.0.1:$MOTO_PORT   secret id: $CLERK_SECRET_ID"
 if [ "$MODE" = demo ]; then
   echo "  Clerk stand-in: http://127.0.0.1:$STUB_PORT (admin http://127.0.0.1:$STUB_ADMIN_PORT)"
   TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$STUB_ADMIN_PORT/tokens" -H 'content-type: application/json' \
     -d "{\"sub\":\"user_demoAlice\",\"ttl_secs\":3600,\"azp\":\"$SITE_ORIGIN\"}" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    | python3 scripts/json_field.py token)
   echo
   echo "Try it (a demo token for user_demoAlice, valid one hour):"
   echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/protected"
