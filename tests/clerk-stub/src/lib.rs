@@ -101,6 +101,8 @@ struct Inner {
 struct ApiListener {
     addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
+    /// The accept task aborted by [`Fault::Down`]: its listener is closed once this completes.
+    closing: Option<JoinHandle<()>>,
     conns: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
@@ -166,6 +168,7 @@ impl Stub {
             api: Mutex::new(ApiListener {
                 addr: api_listener.local_addr()?,
                 accept: None,
+                closing: None,
                 conns: Arc::new(Mutex::new(Vec::new())),
             }),
             config,
@@ -216,8 +219,27 @@ impl Stub {
         self.inner.user_calls.store(0, Ordering::SeqCst);
         self.inner.redirects_followed.store(0, Ordering::SeqCst);
     }
+    /// Switches the API listener's fault. Leaving [`Fault::Down`] binds the API port again:
+    /// called outside async code, this returns once the listener is back; inside async code it
+    /// never blocks (the listener comes back on the stand-in's runtime shortly after), so async
+    /// callers that need it back first use [`Stub::set_fault_async`].
     pub fn set_fault(&self, fault: Fault, delay_ms: u64) {
-        set_fault(&self.inner, fault, delay_ms);
+        let reopen = switch_fault(&self.inner, fault, delay_ms);
+        if !reopen {
+            return;
+        }
+        let inner = self.inner.clone();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.inner.runtime.spawn(async move { reopen_api(&inner).await });
+        } else {
+            self.inner.runtime.block_on(reopen_api(&inner));
+        }
+    }
+    /// [`Stub::set_fault`] for async code: returns once the API listener is back (after `Down`).
+    pub async fn set_fault_async(&self, fault: Fault, delay_ms: u64) {
+        if switch_fault(&self.inner, fault, delay_ms) {
+            reopen_api(&self.inner).await;
+        }
     }
     /// A new signing key; `keep_kid`: under the same `kid` (Clerk's is the instance id).
     pub fn rotate(&self, keep_kid: bool) -> String {
@@ -239,7 +261,8 @@ impl Stub {
 fn spawn_api(inner: &Arc<Inner>, listener: TcpListener) {
     let mut api = lock(&inner.api);
     let conns = api.conns.clone();
-    api.accept = Some(tokio::spawn(serve(
+    // On the stand-in's runtime, whichever runtime the caller is on.
+    api.accept = Some(inner.runtime.spawn(serve(
         listener,
         api_router(inner.clone()),
         Some(conns),
@@ -265,8 +288,9 @@ async fn serve(listener: TcpListener, router: Router, conns: Option<Arc<Mutex<Ve
     }
 }
 
-fn set_fault(inner: &Arc<Inner>, fault: Fault, delay_ms: u64) {
-    let _runtime = inner.runtime.enter();
+/// Records the fault; for `Down`, closes the API listener and drops its connections. True when
+/// the listener must be opened again ([`reopen_api`]): the stand-in leaves `Down`.
+fn switch_fault(inner: &Arc<Inner>, fault: Fault, delay_ms: u64) -> bool {
     let previous = {
         let mut f = lock(&inner.fault);
         let prev = f.0;
@@ -277,26 +301,48 @@ fn set_fault(inner: &Arc<Inner>, fault: Fault, delay_ms: u64) {
         let mut api = lock(&inner.api);
         if let Some(task) = api.accept.take() {
             task.abort();
+            api.closing = Some(task);
         }
         for c in lock(&api.conns).drain(..) {
             c.abort();
         }
-    } else if fault != Fault::Down && previous == Fault::Down {
-        let addr = lock(&inner.api).addr;
-        // The aborted accept task has released the port: bind it again (std, to stay sync).
-        let listener = (0..50).find_map(|_| {
-            std::net::TcpListener::bind(addr).ok().or_else(|| {
-                std::thread::sleep(Duration::from_millis(20));
-                None
-            })
-        });
-        if let Some(l) = listener
-            && l.set_nonblocking(true).is_ok()
-            && let Ok(l) = TcpListener::from_std(l)
-        {
-            spawn_api(inner, l);
+    }
+    fault != Fault::Down && previous == Fault::Down
+}
+
+/// Binds the API port again, without blocking the runtime: waits for the aborted accept task to
+/// release the port, then tokio's bind (with `SO_REUSEADDR`, so connections the stand-in closed,
+/// left in `TIME_WAIT`, do not hold the port), retried with async sleeps. Gives up, leaving the
+/// stand-in down, only if the port stays taken for seconds.
+async fn reopen_api(inner: &Arc<Inner>) {
+    let (addr, closing) = {
+        let mut api = lock(&inner.api);
+        (api.addr, api.closing.take())
+    };
+    if let Some(task) = closing {
+        // Completes once the task is dropped, and with it the listener.
+        let _ = task.await;
+    }
+    let mut listener = None;
+    for _ in 0..250 {
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
+    let Some(listener) = listener else {
+        tracing::error!(%addr, "clerk-stub: cannot bind the API port again; staying down");
+        return;
+    };
+    // Down again meanwhile: stay closed (the lock order is fault, then api, as in switch_fault).
+    let fault = lock(&inner.fault);
+    if fault.0 != Fault::Down {
+        spawn_api(inner, listener);
+    }
+    drop(fault);
 }
 
 fn rotate(inner: &Arc<Inner>, keep_kid: bool) -> String {
@@ -695,7 +741,9 @@ async fn admin_fault(
     State(inner): State<Arc<Inner>>,
     axum::Json(req): axum::Json<FaultRequest>,
 ) -> Response {
-    set_fault(&inner, req.mode, req.delay_ms);
+    if switch_fault(&inner, req.mode, req.delay_ms) {
+        reopen_api(&inner).await;
+    }
     axum::Json(json!({"mode": req.mode, "delayMs": req.delay_ms})).into_response()
 }
 
