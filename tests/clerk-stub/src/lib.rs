@@ -230,7 +230,9 @@ impl Stub {
         }
         let inner = self.inner.clone();
         if tokio::runtime::Handle::try_current().is_ok() {
-            self.inner.runtime.spawn(async move { reopen_api(&inner).await });
+            self.inner
+                .runtime
+                .spawn(async move { reopen_api(&inner).await });
         } else {
             self.inner.runtime.block_on(reopen_api(&inner));
         }
@@ -262,11 +264,11 @@ fn spawn_api(inner: &Arc<Inner>, listener: TcpListener) {
     let mut api = lock(&inner.api);
     let conns = api.conns.clone();
     // On the stand-in's runtime, whichever runtime the caller is on.
-    api.accept = Some(inner.runtime.spawn(serve(
-        listener,
-        api_router(inner.clone()),
-        Some(conns),
-    )));
+    api.accept = Some(
+        inner
+            .runtime
+            .spawn(serve(listener, api_router(inner.clone()), Some(conns))),
+    );
 }
 
 async fn serve(listener: TcpListener, router: Router, conns: Option<Arc<Mutex<Vec<AbortHandle>>>>) {
