@@ -105,18 +105,18 @@ impl Authenticator {
                 .map_err(token_error),
             KeySource::Remote(remote) => {
                 let kid = decoded.kid();
-                let key = remote.cache.key(kid, || remote.load()).await?;
-                match self.verifier.verify_decoded(&decoded, &key) {
+                let keys = remote.cache.keys(kid, || remote.load()).await?;
+                match self.verifier.verify_with(&decoded, &keys) {
                     Err(Reason::TokenInvalidSignature) => {
                         match remote
                             .cache
-                            .key_after_bad_signature(kid, &key, || remote.load())
+                            .keys_after_bad_signature(kid, &keys, || remote.load())
                             .await
                         {
-                            Some(new_key) => {
+                            Some(newer) => {
                                 tracing::info!(kid, "signing key changed under the same kid");
                                 self.verifier
-                                    .verify_decoded(&decoded, &new_key)
+                                    .verify_with(&decoded, &newer)
                                     .map_err(token_error)
                             }
                             None => Err(token_error(Reason::TokenInvalidSignature)),
@@ -135,7 +135,7 @@ impl Authenticator {
             KeySource::Pem(_) => Ok(()),
             KeySource::Remote(remote) => {
                 // Any kid: a miss still loads the set.
-                match remote.cache.key(Some(""), || remote.load()).await {
+                match remote.cache.keys(Some(""), || remote.load()).await {
                     Ok(_) => Ok(()),
                     Err(AuthError::Unauthorized { .. }) => Ok(()),
                     Err(e) => Err(e),

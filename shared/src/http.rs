@@ -51,6 +51,9 @@ pub async fn authenticate(auth: &Authenticator, req: &Request) -> Result<Session
 pub enum ApiError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// lambda_http cannot read the request (bytes its URL or headers may not hold).
+    #[error("malformed request")]
+    RequestMalformed,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -85,6 +88,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Auth(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RequestMalformed => StatusCode::BAD_REQUEST,
             ApiError::RouteNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -94,6 +98,7 @@ impl ApiError {
     pub fn reason(&self) -> &'static str {
         match self {
             ApiError::Auth(e) => e.reason().map_or("internal", Reason::as_str),
+            ApiError::RequestMalformed => "request-malformed",
             ApiError::RouteNotFound => "route-not-found",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::UserNotFound => "user-not-found",
@@ -106,6 +111,9 @@ impl ApiError {
         match self {
             ApiError::Auth(AuthError::Unauthorized { reason, .. }) => reason.message(),
             ApiError::Auth(AuthError::Unavailable { reason, .. }) => reason.message(),
+            ApiError::RequestMalformed => {
+                "The request could not be read: its URL, a header or its body holds bytes HTTP does not allow."
+            }
             ApiError::RouteNotFound => "No such route.",
             ApiError::MethodNotAllowed { .. } => "Method not allowed on this route.",
             ApiError::UserNotFound => "The signed-in user no longer exists.",
@@ -132,6 +140,7 @@ impl ApiError {
         let error = match status {
             StatusCode::UNAUTHORIZED => "unauthorized",
             StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+            StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             _ => "internal_error",

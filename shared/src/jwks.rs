@@ -61,12 +61,24 @@ impl KeySet {
         }
     }
 
-    pub fn find(&self, kid: Option<&str>) -> Option<Arc<RsaKey>> {
-        if self.any_kid {
-            return self.keys.first().cloned();
-        }
-        let kid = kid?;
-        self.keys.iter().find(|k| k.kid() == Some(kid)).cloned()
+    /// The keys a token with `kid` may be signed with: every key under that `kid` (the contract
+    /// allows two while Clerk rotates under one `kid`), or the networkless key whatever the `kid`.
+    pub fn matching<'a>(&'a self, kid: Option<&'a str>) -> impl Iterator<Item = &'a RsaKey> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| self.any_kid || (kid.is_some() && k.kid() == kid))
+            .map(|k| &**k)
+    }
+
+    /// Whether some key may have signed a token with `kid`.
+    pub fn has(&self, kid: Option<&str>) -> bool {
+        self.matching(kid).next().is_some()
+    }
+
+    /// Whether `self` has a key for `kid` that `other` lacks.
+    fn has_new_key(&self, kid: Option<&str>, other: &KeySet) -> bool {
+        self.matching(kid)
+            .any(|k| !other.matching(kid).any(|o| o.same_key(k)))
     }
 
     pub fn len(&self) -> usize {
@@ -101,9 +113,9 @@ impl KeyCache {
         }
     }
 
-    /// The key for `kid`. `load` fetches a whole set; it runs only when the set is missing or
-    /// stale, or (once per cool-down) when `kid` is unknown.
-    pub async fn key<F, Fut>(&self, kid: Option<&str>, load: F) -> Result<Arc<RsaKey>, AuthError>
+    /// A key set with at least one key for `kid`. `load` fetches a whole set; it runs only when
+    /// the set is missing or stale, or (once per cool-down) when `kid` is unknown.
+    pub async fn keys<F, Fut>(&self, kid: Option<&str>, load: F) -> Result<Arc<KeySet>, AuthError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<KeySet, AuthError>>,
@@ -112,8 +124,8 @@ impl KeyCache {
         if snap.fresh
             && let Some(set) = &snap.value
         {
-            if let Some(key) = set.find(kid) {
-                return Ok(key);
+            if set.has(kid) {
+                return Ok(set.clone());
             }
             if !self.cell.claim_forced(ms(self.settings.cooldown)) {
                 return Err(AuthError::unauthorized(Reason::JwkKidMismatch));
@@ -121,42 +133,40 @@ impl KeyCache {
             tracing::info!(kid, "unknown kid: refetching the key set");
         }
         match self.cell.refresh(snap.generation, load).await {
-            Ok(set) => set
-                .find(kid)
-                .ok_or(AuthError::unauthorized(Reason::JwkKidMismatch)),
-            Err(Failed { error, stale }) => match stale.and_then(|set| set.find(kid)) {
-                Some(key) => {
+            Ok(set) if set.has(kid) => Ok(set),
+            Ok(_) => Err(AuthError::unauthorized(Reason::JwkKidMismatch)),
+            Err(Failed { error, stale }) => match stale.filter(|set| set.has(kid)) {
+                Some(set) => {
                     tracing::warn!(error = %error, "key set refresh failed; serving the cached set");
-                    Ok(key)
+                    Ok(set)
                 }
                 None => Err(error),
             },
         }
     }
 
-    /// After a bad signature under `used` (a rotated key can keep its `kid`): refetches at most
-    /// once per cool-down and returns the new key for `kid` if it differs.
-    pub async fn key_after_bad_signature<F, Fut>(
+    /// After a bad signature under every key of `used` for `kid` (a rotated key can keep its
+    /// `kid`): refetches at most once per cool-down and returns the newer set when it has a key
+    /// for `kid` that `used` lacks.
+    pub async fn keys_after_bad_signature<F, Fut>(
         &self,
         kid: Option<&str>,
-        used: &RsaKey,
+        used: &KeySet,
         load: F,
-    ) -> Option<Arc<RsaKey>>
+    ) -> Option<Arc<KeySet>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<KeySet, AuthError>>,
     {
         let snap = self.cell.snapshot();
-        // Someone already refreshed since this key was read.
-        if let Some(key) = snap.value.as_ref().and_then(|s| s.find(kid))
-            && !key.same_key(used)
-        {
-            return Some(key);
+        // Someone already refreshed since this set was read.
+        if let Some(set) = snap.value.as_ref().filter(|s| s.has_new_key(kid, used)) {
+            return Some(set.clone());
         }
         if !self.cell.claim_forced(ms(self.settings.cooldown)) {
             return None;
         }
         let set = self.cell.refresh(snap.generation, load).await.ok()?;
-        set.find(kid).filter(|k| !k.same_key(used))
+        set.has_new_key(kid, used).then_some(set)
     }
 }

@@ -9,28 +9,93 @@
 //! type directly would be slower: it tracks the path of every field it reads, for its error
 //! messages.)
 
+use std::fmt;
 use std::future::Future;
+use std::sync::OnceLock;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::http::HeaderMap;
-use lambda_http::http::header::{HeaderName, HeaderValue, SET_COOKIE};
+use lambda_http::http::header::{HOST, HeaderName, HeaderValue, SET_COOKIE};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Error, Request, RequestExt as _, Response, service_fn};
+use serde::Deserialize;
 use serde::ser::{Error as _, Serialize, SerializeMap as _, SerializeStruct as _, Serializer};
 use serde_json::value::RawValue;
 
+use crate::http::ApiError;
+
 /// The event API Gateway's HTTP API sends (payload format 2.0).
 pub type Event = ApiGatewayV2httpRequest;
+
+/// Why an event did not become a request.
+#[derive(Debug)]
+pub enum Refused {
+    /// Not an API Gateway HTTP API event: the invocation fails, as with lambda_http.
+    NotHttpApi(serde_json::Error),
+    /// An HTTP API event with bytes lambda_http cannot take (its conversion would panic, or its
+    /// headers cannot be parsed): answered 400 `request-malformed`.
+    Malformed(Malformed),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::NotHttpApi(e) => write!(f, "{}", refused(e)),
+            Refused::Malformed(m) => write!(f, "malformed request: {}", m.what),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// An HTTP API request that cannot be read: what its log line and answer need.
+#[derive(Debug)]
+pub struct Malformed {
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    /// Which part could not be read (never its bytes).
+    pub what: &'static str,
+}
+
+impl Malformed {
+    /// The 400 answer, with the request's log line.
+    pub fn answer(&self) -> Response<Body> {
+        let error = ApiError::RequestMalformed;
+        tracing::warn!(
+            request_id = self.request_id,
+            route = self.path,
+            method = self.method,
+            status = 400,
+            reason = error.reason(),
+            detail = self.what,
+            "request"
+        );
+        error.into_response()
+    }
+}
 
 /// The request a handler sees: the event parsed, converted by lambda_http, with the invocation's
 /// X-Ray trace id in `x-amzn-trace-id` and its context attached
 /// ([`RequestExt::lambda_context_ref`](lambda_http::RequestExt)), as lambda_http does.
 ///
 /// # Errors
-/// When `event` is not an HTTP API event (payload format 2.0).
-pub fn request(event: &str, context: Context) -> Result<Request, serde_json::Error> {
-    let event: Event = serde_json::from_str(event)?;
+/// [`Refused::NotHttpApi`] when `event` is not an HTTP API event (payload format 2.0);
+/// [`Refused::Malformed`] when it is one that lambda_http cannot convert.
+pub fn request(event: &str, context: Context) -> Result<Request, Refused> {
+    let event: Event = match serde_json::from_str(event) {
+        Ok(e) => e,
+        Err(e) => return Err(unreadable(event, e)),
+    };
+    if let Err(what) = convertible(&event) {
+        return Err(Refused::Malformed(Malformed {
+            request_id: event.request_context.request_id.clone().unwrap_or_default(),
+            method: event.request_context.http.method.to_string(),
+            path: event.raw_path.clone().unwrap_or_default(),
+            what,
+        }));
+    }
     let mut req = Request::from(LambdaRequest::ApiGatewayV2(event));
     if let Some(trace) = context.xray_trace_id.as_deref()
         && let Ok(value) = HeaderValue::from_str(trace)
@@ -39,6 +104,94 @@ pub fn request(event: &str, context: Context) -> Result<Request, serde_json::Err
             .insert(HeaderName::from_static("x-amzn-trace-id"), value);
     }
     Ok(req.with_lambda_context(context))
+}
+
+/// An event that did not parse: a malformed HTTP API request when its envelope says it is one
+/// (a header value with a control byte fails the whole parse), else not ours.
+fn unreadable(event: &str, error: serde_json::Error) -> Refused {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope {
+        version: String,
+        raw_path: Option<String>,
+        request_context: EnvelopeContext,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct EnvelopeContext {
+        request_id: Option<String>,
+        http: EnvelopeHttp,
+    }
+    #[derive(Deserialize)]
+    struct EnvelopeHttp {
+        method: String,
+    }
+    match serde_json::from_str::<Envelope>(event) {
+        Ok(e) if e.version == "2.0" => Refused::Malformed(Malformed {
+            request_id: e.request_context.request_id.unwrap_or_default(),
+            method: e.request_context.http.method,
+            path: e.raw_path.unwrap_or_default(),
+            what: "a header, cookie or field of the event",
+        }),
+        _ => Refused::NotHttpApi(error),
+    }
+}
+
+/// Whether lambda_http's conversion of `event` completes: the same URL it builds (host, scheme
+/// and path through `url::Url`, then the raw query string appended) must parse as an
+/// `http::Uri`, and a base64 body must decode; it panics otherwise.
+fn convertible(event: &Event) -> Result<(), &'static str> {
+    let headers = &event.headers;
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(event.request_context.domain_name.as_deref());
+    let raw_path = event.raw_path.as_deref().unwrap_or_default();
+    let staged;
+    let path = match event.request_context.stage.as_deref() {
+        Some(stage) if stage != "$default" && !ignore_stage_in_path() => {
+            if raw_path.starts_with(&format!("/{stage}/")) {
+                raw_path
+            } else {
+                staged = format!("/{stage}{raw_path}");
+                &staged
+            }
+        }
+        _ => raw_path,
+    };
+    let mut uri = match host {
+        None => url::Url::parse(&format!("http://localhost{path}")).map(|u| u.path().to_owned()),
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|s| s.to_str().ok())
+                .unwrap_or("https");
+            url::Url::parse(&format!("{scheme}://{host}{path}")).map(String::from)
+        }
+    }
+    .map_err(|_| "the host, scheme or path")?;
+    if let Some(query) = event.raw_query_string.as_deref()
+        && !query.is_empty()
+    {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    lambda_http::http::Uri::try_from(uri).map_err(|_| "the URL (query string)")?;
+    if event.is_base64_encoded
+        && let Some(body) = event.body.as_deref()
+    {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| "the base64 body")?;
+    }
+    Ok(())
+}
+
+/// lambda_http's switch for dropping the stage from the path, read once.
+fn ignore_stage_in_path() -> bool {
+    static IGNORE: OnceLock<bool> = OnceLock::new();
+    *IGNORE.get_or_init(|| std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some())
 }
 
 /// The answer to API Gateway (payload format 2.0), serialized straight from the handler's
@@ -133,12 +286,16 @@ where
     F: Future<Output = Response<Body>>,
 {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let req = request(event.payload.get(), event.context);
-        let answer = req.map(&handler);
+        let answer = match request(event.payload.get(), event.context) {
+            Ok(req) => Ok(handler(req)),
+            Err(Refused::Malformed(m)) => Err(Ok(m.answer())),
+            Err(Refused::NotHttpApi(e)) => Err(Err(refused(&e))),
+        };
         async move {
             match answer {
                 Ok(answer) => Ok(response(answer.await)),
-                Err(e) => Err(refused(&e)),
+                Err(Ok(bad_request)) => Ok(response(bad_request)),
+                Err(Err(error)) => Err(error),
             }
         }
     }))
@@ -198,13 +355,113 @@ mod tests {
         assert!(request(r#"{"Records":[]}"#, Context::default()).is_err());
         assert!(request("[]", Context::default()).is_err());
         let event = r#"{"version":"2.0","headers":"Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"}"#;
-        let e = request(event, Context::default()).unwrap_err();
+        let Refused::NotHttpApi(e) = request(event, Context::default()).unwrap_err() else {
+            panic!("not an HTTP API event")
+        };
         assert!(e.to_string().contains("eyJ"), "serde quotes the value: {e}");
         let message = refused(&e).to_string();
         assert!(message.starts_with("not an API Gateway HTTP API event"));
         assert!(
             !message.contains("eyJ") && !message.contains("Bearer"),
             "{message}"
+        );
+    }
+
+    /// The event of `GET /api/protected` with `edit` applied to its JSON.
+    fn event_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&crate::testing::apigw_v2_event(
+            "GET",
+            "/api/protected",
+            &[("authorization", "Bearer x")],
+        ))
+        .unwrap();
+        edit(&mut v);
+        v.to_string()
+    }
+
+    /// Whether lambda_http's own conversion of `event` panics (what the runtime would do).
+    fn lambda_http_panics(event: &str) -> bool {
+        let event = event.to_owned();
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let panicked = std::panic::catch_unwind(move || {
+            let _ = lambda_http::request::from_str(&event);
+        })
+        .is_err();
+        std::panic::set_hook(hook);
+        panicked
+    }
+
+    #[test]
+    fn bytes_lambda_http_cannot_take_are_a_malformed_request_not_a_panic() {
+        let queries = ["q=\"", "q=<x>", "a b", "q=\u{7f}", "q=\n"];
+        let mut events: Vec<(String, bool)> = queries
+            .iter()
+            .map(|q| (event_with(|v| v["rawQueryString"] = (*q).into()), true))
+            .collect();
+        events.push((
+            event_with(|v| v["headers"]["host"] = "a b.example".into()),
+            true,
+        ));
+        events.push((
+            event_with(|v| v["headers"]["x-forwarded-proto"] = "ht tp".into()),
+            true,
+        ));
+        events.push((
+            event_with(|v| {
+                v["isBase64Encoded"] = true.into();
+                v["body"] = "not base64!".into();
+            }),
+            true,
+        ));
+        // A control byte in a header: the event does not parse (no panic, but no answer either).
+        events.push((
+            event_with(|v| v["headers"]["x-note"] = "a\u{1}b".into()),
+            false,
+        ));
+        for (event, panics_upstream) in events {
+            if panics_upstream {
+                assert!(lambda_http_panics(&event), "lambda_http took {event}");
+            }
+            match request(&event, Context::default()) {
+                Err(Refused::Malformed(m)) => {
+                    assert_eq!(m.request_id, "req-test-1");
+                    assert_eq!(m.path, "/api/protected");
+                    assert_eq!(m.method, "GET");
+                    let answer = m.answer();
+                    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+                    let body = crate::testing::json_body(&answer);
+                    assert_eq!(body["reason"], "request-malformed", "{event}");
+                    assert_eq!(body["error"], "bad_request");
+                }
+                Err(Refused::NotHttpApi(e)) => panic!("{event}: {e}"),
+                Ok(_) => panic!("accepted {event}"),
+            }
+        }
+    }
+
+    #[test]
+    fn what_lambda_http_takes_we_take() {
+        // A cookie it cannot carry is dropped, not a failure (lambda_http's own rule).
+        let event = event_with(|v| v["cookies"] = serde_json::json!(["a=\u{1}"]));
+        assert!(
+            request(&event, Context::default())
+                .unwrap()
+                .headers()
+                .get("cookie")
+                .is_none()
+        );
+        for q in ["", "a=1&b=%22x%22", "q=%3C%3E&r=a+b", "x={}|^`"] {
+            let event = event_with(|v| v["rawQueryString"] = q.into());
+            let expected =
+                std::panic::catch_unwind(|| lambda_http::request::from_str(&event).is_ok());
+            let ours = request(&event, Context::default());
+            assert_eq!(ours.is_ok(), expected.unwrap_or(false), "{q}");
+        }
+        let staged = event_with(|v| v["requestContext"]["stage"] = "prod".into());
+        assert_eq!(
+            request(&staged, Context::default()).unwrap().uri().path(),
+            "/prod/api/protected"
         );
     }
 

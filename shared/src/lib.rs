@@ -8,6 +8,7 @@
 //! The contract this implements is `clerk-session-tokens.md`; see the README.
 
 pub mod auth;
+pub mod claims;
 pub mod clerk_api;
 pub mod clock;
 pub mod config;

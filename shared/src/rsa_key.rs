@@ -23,6 +23,8 @@ pub enum RsaKeyError {
     Size(u32),
     #[error("`n` or `e` is not base64url")]
     Components,
+    #[error("the RSA exponent must be odd and greater than 1")]
+    Exponent,
     #[error("the RSA key was rejected")]
     Rejected,
 }
@@ -62,11 +64,17 @@ impl RsaKey {
     }
 
     /// From big-endian `n` and `e`. Every key goes through here, so that equal keys have equal
-    /// canonical (SPKI) encodings whatever form they came in.
+    /// canonical (SPKI) encodings whatever form they came in. Leading zero bytes are dropped (a
+    /// JWK may carry them; DER forbids them), as WebCrypto reads a JWK in Clerk's SDK.
     fn from_raw_components(n: &[u8], e: &[u8], kid: Option<String>) -> Result<Self, RsaKeyError> {
+        let n = without_leading_zeros(n);
+        let e = without_leading_zeros(e);
         let bits = bit_length(n);
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(RsaKeyError::Size(bits));
+        }
+        if e.last().is_none_or(|last| last & 1 == 0) || e == [1] {
+            return Err(RsaKeyError::Exponent);
         }
         let spki = PublicKeyComponents { n, e }
             .as_der()
@@ -117,6 +125,11 @@ impl fmt::Debug for RsaKey {
             .field("bits", &self.bits)
             .finish_non_exhaustive()
     }
+}
+
+fn without_leading_zeros(be: &[u8]) -> &[u8] {
+    let zeros = be.iter().take_while(|b| **b == 0).count();
+    &be[zeros..]
 }
 
 fn bit_length(be: &[u8]) -> u32 {

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::verify::RawClaims;
+use std::sync::Arc;
+
+use crate::claims::Claims;
 
 /// A verified Clerk session. Serializes (camelCase) to the object the project returns everywhere:
 /// `userId`, `sessionId`, `sessionStatus`, `issuedAt`, `expiresAt`, `authorizedParty`, `orgId`,
@@ -39,29 +41,31 @@ pub struct Session {
     #[serde(skip)]
     pub features: Vec<String>,
     #[serde(skip)]
-    raw_payload: Box<str>,
+    claims: Arc<Claims>,
+}
+
+/// What the checks established, in the types they read it as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Verified<'a> {
+    pub user_id: &'a str,
+    pub session_id: &'a str,
+    pub authorized_party: &'a str,
+    pub status: Option<&'a str>,
+    pub expires_at: i64,
+    pub issued_at: Option<i64>,
+    pub not_before: Option<i64>,
 }
 
 impl Session {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn from_claims(
-        c: &RawClaims,
-        sub: &str,
-        sid: &str,
-        azp: &str,
-        sts: Option<&str>,
-        expires_at: i64,
-        issued_at: Option<i64>,
-        not_before: Option<i64>,
-        payload: &[u8],
-    ) -> Self {
-        let version = match c.v.as_ref().and_then(Value::as_u64) {
+    pub(crate) fn new(v: Verified<'_>, claims: Arc<Claims>) -> Self {
+        let c = &*claims;
+        let version = match c.get("v").and_then(Value::as_u64) {
             Some(2) => 2,
             _ => 1,
         };
-        let features = comma_list(c.fea.as_ref());
+        let features = comma_list(c.get("fea"));
         let (org_id, org_slug, org_role, org_permissions) = if version == 2 {
-            match c.o.as_ref().and_then(Value::as_object) {
+            match c.get("o").and_then(Value::as_object) {
                 Some(o) => {
                     let per = comma_list(o.get("per"));
                     let fpm = comma_list(o.get("fpm"));
@@ -76,11 +80,10 @@ impl Session {
             }
         } else {
             (
-                string(c.org_id.as_ref()),
-                string(c.org_slug.as_ref()),
-                string(c.org_role.as_ref()),
-                c.org_permissions
-                    .as_ref()
+                string(c.get("org_id")),
+                string(c.get("org_slug")),
+                string(c.get("org_role")),
+                c.get("org_permissions")
                     .and_then(Value::as_array)
                     .map(|list| {
                         list.iter()
@@ -90,31 +93,29 @@ impl Session {
             )
         };
         Session {
-            user_id: sub.to_owned(),
-            session_id: sid.to_owned(),
-            session_status: sts.map(str::to_owned),
-            issued_at,
-            expires_at,
-            authorized_party: azp.to_owned(),
+            user_id: v.user_id.to_owned(),
+            session_id: v.session_id.to_owned(),
+            session_status: v.status.map(str::to_owned),
+            issued_at: v.issued_at,
+            expires_at: v.expires_at,
+            authorized_party: v.authorized_party.to_owned(),
             org_id,
             org_slug,
             org_role,
             org_permissions,
-            actor: c.act.clone().filter(|a| !a.is_null()),
-            factor_verification_age: fva(c.fva.as_ref()),
-            not_before,
+            actor: c.get("act").filter(|a| !a.is_null()).cloned(),
+            factor_verification_age: fva(c.get("fva")),
+            not_before: v.not_before,
             version,
-            plans: comma_list(c.pla.as_ref()),
+            plans: comma_list(c.get("pla")),
             features,
-            // UTF-8 unless a claim nobody reads holds other bytes (parsing skips them): then a lossy copy.
-            raw_payload: std::str::from_utf8(payload)
-                .map_or_else(|_| String::from_utf8_lossy(payload).into(), Box::from),
+            claims,
         }
     }
 
-    /// Every claim of the token, custom claims included (parsed on demand).
-    pub fn claims(&self) -> Map<String, Value> {
-        serde_json::from_str(&self.raw_payload).unwrap_or_default()
+    /// Every claim of the token, custom claims included: exactly what the verifier accepted.
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.claims.as_map()
     }
 
     /// Whether the active organization grants `permission` (e.g. `org:dashboard:read`).

@@ -164,10 +164,10 @@ pub fn apigw_v2_event(method: &str, path: &str, headers: &[(&str, &str)]) -> Str
 ///
 /// # Errors
 /// When the bytes are not an API Gateway HTTP API event.
-pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, serde_json::Error> {
+pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, crate::lambda::Refused> {
     let raw: Box<serde_json::value::RawValue> =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
-            .map_err(serde_path_to_error::Error::into_inner)?;
+            .map_err(|e| crate::lambda::Refused::NotHttpApi(e.into_inner()))?;
     crate::lambda::request(raw.get(), lambda_http::Context::default())
 }
 

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::claims::Claims;
 use crate::clock::{self, Clock};
 use crate::config::{Config, ConfigError};
 use crate::error::Reason;
+use crate::jwks::KeySet;
 use crate::rsa_key::RsaKey;
-use crate::session::Session;
+use crate::session::{Session, Verified};
 use crate::sig_cache::SignatureCache;
 
 /// Longest token accepted (ours): Clerk's session tokens are well under 2 KiB.
@@ -31,8 +33,7 @@ pub struct DecodedToken<'t> {
     kid: Option<String>,
     signing_input: &'t str,
     signature: Vec<u8>,
-    claims: RawClaims,
-    payload: Vec<u8>,
+    claims: Arc<Claims>,
 }
 
 impl DecodedToken<'_> {
@@ -54,50 +55,6 @@ struct RawHeader {
     cat: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     crit: Option<Value>,
-}
-
-/// The claims the checks and the session read. Each is kept as raw JSON until the signature is
-/// verified; a duplicated claim name makes the payload invalid.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RawClaims {
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) sub: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) iss: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) azp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) aud: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) exp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) nbf: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) iat: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) sid: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) sts: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) v: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) act: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) fva: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) pla: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) fea: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) org_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) org_slug: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) org_role: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) org_permissions: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) o: Option<Value>,
 }
 
 /// `null` is a present value (JavaScript's `typeof null` is "object", not "undefined").
@@ -222,6 +179,20 @@ impl Verifier {
         Ok(session)
     }
 
+    /// Check 6 with each key of `keys` that `token`'s `kid` names, in turn (two may share a `kid`
+    /// while Clerk rotates), then 7 to 14: `jwk-kid-mismatch` when no key has that `kid`,
+    /// `token-invalid-signature` when none verifies.
+    pub fn verify_with(&self, token: &DecodedToken<'_>, keys: &KeySet) -> Result<Session, Reason> {
+        let mut reason = Reason::JwkKidMismatch;
+        for key in keys.matching(token.kid()) {
+            match self.verify_decoded(token, key) {
+                Err(Reason::TokenInvalidSignature) => reason = Reason::TokenInvalidSignature,
+                other => return other,
+            }
+        }
+        Err(reason)
+    }
+
     /// Checks 0 to 14 with one key (networkless verification).
     pub fn verify(&self, token: &str, key: &RsaKey) -> Result<Session, Reason> {
         let decoded = self.decode(token)?;
@@ -232,18 +203,18 @@ impl Verifier {
     pub(crate) fn check_claims(&self, token: &DecodedToken<'_>) -> Result<Session, Reason> {
         let c = &token.claims;
         // 7. sub
-        let sub = match &c.sub {
+        let sub = match c.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s,
             _ => return Err(Reason::TokenVerificationFailed),
         };
         // 8. iss (ours: pinned)
-        match &c.iss {
+        match c.get("iss") {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             _ => return Err(Reason::TokenInvalidIssuer),
         }
         // aud, only when configured
         if let Some(expected) = &self.audience {
-            let ok = match &c.aud {
+            let ok = match c.get("aud") {
                 Some(Value::String(a)) => a == expected,
                 Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expected)),
                 _ => false,
@@ -253,14 +224,14 @@ impl Verifier {
             }
         }
         // 9. azp (ours: required)
-        let azp = match &c.azp {
+        let azp = match c.get("azp") {
             Some(Value::String(azp)) if self.authorized_parties.iter().any(|p| p == azp) => azp,
             _ => return Err(Reason::TokenInvalidAuthorizedParties),
         };
         let now = i128::from(self.clock.now_ms());
         let skew = i128::from(self.skew_ms);
         // 10. exp
-        let exp = match c.exp.as_ref().map(time_ms) {
+        let exp = match c.get("exp").map(time_ms) {
             Some(Some(ms)) => ms,
             _ => return Err(Reason::TokenVerificationFailed),
         };
@@ -268,26 +239,26 @@ impl Verifier {
             return Err(Reason::TokenExpired);
         }
         // 11. nbf
-        let nbf = match c.nbf.as_ref().map(time_ms) {
+        let nbf = match c.get("nbf").map(time_ms) {
             None => None,
             Some(None) => return Err(Reason::TokenVerificationFailed),
             Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenNotActiveYet),
             Some(Some(ms)) => Some(ms),
         };
         // 12. iat
-        let iat = match c.iat.as_ref().map(time_ms) {
+        let iat = match c.get("iat").map(time_ms) {
             None => None,
             Some(None) => return Err(Reason::TokenVerificationFailed),
             Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenIatInTheFuture),
             Some(Some(ms)) => Some(ms),
         };
         // 13. sid (ours: required)
-        let sid = match &c.sid {
+        let sid = match c.get("sid") {
             Some(Value::String(s)) if !s.is_empty() => s,
             _ => return Err(Reason::TokenVerificationFailed),
         };
         // 14. sts
-        let sts = match &c.sts {
+        let sts = match c.get("sts") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.as_str()),
             Some(_) => return Err(Reason::TokenVerificationFailed),
@@ -295,16 +266,17 @@ impl Verifier {
         if sts == Some("pending") && !self.accept_pending {
             return Err(Reason::SessionPending);
         }
-        Ok(Session::from_claims(
-            c,
-            sub,
-            sid,
-            azp,
-            sts,
-            secs(exp),
-            iat.map(secs),
-            nbf.map(secs),
-            &token.payload,
+        Ok(Session::new(
+            Verified {
+                user_id: sub,
+                session_id: sid,
+                authorized_party: azp,
+                status: sts,
+                expires_at: secs(exp),
+                issued_at: iat.map(secs),
+                not_before: nbf.map(secs),
+            },
+            token.claims.clone(),
         ))
     }
 }
@@ -354,12 +326,12 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
     let payload = base64url(p64)?;
     let signature = base64url(s64)?;
     // A derived struct would also accept a JSON array: insist on an object.
-    if !is_json_object(&header_json) || !is_json_object(&payload) {
+    if !is_json_object(&header_json) {
         return Err(Reason::TokenInvalid);
     }
     let header: RawHeader =
         serde_json::from_slice(&header_json).map_err(|_| Reason::TokenInvalid)?;
-    let claims: RawClaims = serde_json::from_slice(&payload).map_err(|_| Reason::TokenInvalid)?;
+    let claims = Claims::parse(&payload).ok_or(Reason::TokenInvalid)?;
 
     // 2. cat
     match &header.cat {
@@ -391,8 +363,7 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
         kid,
         signing_input,
         signature,
-        claims,
-        payload,
+        claims: Arc::new(claims),
     })
 }
 

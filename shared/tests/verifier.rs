@@ -587,6 +587,74 @@ fn pem_keys_of_every_shape() {
     assert!(RsaKey::from_components("AQAB", "AQAB", None).is_err());
 }
 
+/// Keys Clerk's SDK (WebCrypto) takes: an exponent other than 65537 (Clerk's own test fixture
+/// key set has `e` = `BQGF`), and `n`/`e` with leading zero bytes. Made with Node's crypto.
+#[test]
+fn every_valid_rsa_key_of_2048_bits_or_more_with_an_odd_exponent_is_accepted() {
+    let vectors: Value = serde_json::from_str(include_str!("data/unusual_keys.json")).unwrap();
+    for case in ["odd_exponent", "leading_zeros"] {
+        let jwk = &vectors[case]["jwk"];
+        let jwks = json!({ "keys": [jwk] }).to_string();
+        let keys = shared::clerk_api::parse_jwks(jwks.as_bytes()).expect(case);
+        assert_eq!(keys[0].bits(), 2048, "{case}");
+        let token = vectors[case]["token"].as_str().unwrap();
+        let f = fixture();
+        let s = f.verifier.verify(token, &keys[0]).expect(case);
+        assert_eq!(s.user_id, "user_1");
+        // The same key without the zero bytes is the same key.
+        let stripped =
+            RsaKey::from_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap(), None)
+                .unwrap();
+        assert!(stripped.same_key(&keys[0]));
+    }
+    let n = vectors["odd_exponent"]["jwk"]["n"].as_str().unwrap();
+    // An even exponent, 1, or none is no RSA key: refused with its reason.
+    for e in ["BQGE", "AQ", "AA", "AAAB"] {
+        assert_eq!(
+            RsaKey::from_components(n, e, None).unwrap_err(),
+            shared::rsa_key::RsaKeyError::Exponent,
+            "{e}"
+        );
+    }
+    let only_bad = json!({ "keys": [{ "kty": "RSA", "kid": "k", "n": n, "e": "BQGE" }] });
+    assert!(matches!(
+        shared::clerk_api::parse_jwks(only_bad.to_string().as_bytes()),
+        Err(shared::clerk_api::ClerkApiError::NoUsableKey)
+    ));
+}
+
+/// Two keys under one `kid` (the contract allows rotation under the same `kid`): a token signed
+/// by either verifies; one signed by neither is a bad signature; an unknown `kid` is a mismatch.
+#[test]
+fn every_key_under_the_tokens_kid_is_tried() {
+    use shared::jwks::KeySet;
+    let f = fixture();
+    let other = TestKey::generate("ins_test");
+    let stranger = TestKey::generate("ins_test");
+    let set = KeySet::new(vec![f.rsa.clone(), other.rsa_key()]);
+    for signer in [&f.key, &other] {
+        let token = signer.sign(&f.claims());
+        let decoded = f.verifier.decode(&token).unwrap();
+        assert_eq!(
+            f.verifier.verify_with(&decoded, &set).unwrap().user_id,
+            "user_2testUser"
+        );
+    }
+    let token = stranger.sign(&f.claims());
+    let decoded = f.verifier.decode(&token).unwrap();
+    assert_eq!(
+        f.verifier.verify_with(&decoded, &set).unwrap_err(),
+        Reason::TokenInvalidSignature
+    );
+    let elsewhere = TestKey::generate("ins_other");
+    let token = elsewhere.sign(&f.claims());
+    let decoded = f.verifier.decode(&token).unwrap();
+    assert_eq!(
+        f.verifier.verify_with(&decoded, &set).unwrap_err(),
+        Reason::JwkKidMismatch
+    );
+}
+
 /// A token over this exact payload text (the claims are read from their JSON text).
 fn raw_payload(f: &Fixture, payload: &str) -> String {
     use base64::Engine as _;
@@ -636,14 +704,29 @@ fn claims_are_read_from_their_json_text_as_json_values() {
             "{bad}"
         );
     }
-    // Claims it does not read are skipped, whatever they hold.
+    // Nor in a claim it does not read: the custom claims a handler sees are exactly what was
+    // verified, never an empty map standing in for what could not be read.
+    for bad in [
+        r#","custom":1e400"#.to_owned(),
+        r#","x":"\ud800""#.to_owned(),
+        r#","x":{"y":"\udfff"}"#.to_owned(),
+        format!(r#","deep":{}1{}"#, "[".repeat(300), "]".repeat(300)),
+        r#","sub":"user_1""#.to_owned(),
+    ] {
+        assert_eq!(
+            f.reason(&raw_payload(&f, &payload_text(&bad))),
+            Reason::TokenInvalid,
+            "{bad}"
+        );
+    }
     let s = f
         .check(&raw_payload(
             &f,
-            &payload_text(r#","custom":1e400,"x":"\ud800""#),
+            &payload_text(r#","role":"admin","deep":[[[[{"a":1.5}]]]]"#),
         ))
         .unwrap();
-    assert_eq!(s.user_id, "user_1");
+    assert_eq!(s.claims()["role"], "admin");
+    assert_eq!(s.claims()["deep"][0][0][0][0]["a"], 1.5);
     // Types still matter: a number where a string belongs, a string where a time belongs.
     assert_eq!(
         f.reason(&raw_payload(&f, &payload_text(r#","sts":3"#))),

@@ -206,10 +206,7 @@ fn run_verify(a: VerifyArgs) -> Result<ExitCode, String> {
         },
         (None, None) => return Err("no key source".into()),
     };
-    let Some(key) = keys.find(decoded.kid()) else {
-        return Ok(invalid(Reason::JwkKidMismatch));
-    };
-    Ok(match verifier.verify_decoded(&decoded, &key) {
+    Ok(match verifier.verify_with(&decoded, &keys) {
         Ok(session) => {
             print_json(&json!({"valid": true, "session": session}));
             ExitCode::SUCCESS

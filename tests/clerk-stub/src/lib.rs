@@ -358,9 +358,8 @@ fn rotate(inner: &Arc<Inner>, keep_kid: bool) -> String {
     };
     let new = Arc::new(TestKey::generate(kid.clone()));
     let old = std::mem::replace(&mut keys.current, new);
-    if !keep_kid {
-        keys.previous.push(old);
-    }
+    // Published beside the new key a while, under the same `kid` too when it was kept.
+    keys.previous.push(old);
     kid
 }
 

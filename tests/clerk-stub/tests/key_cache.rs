@@ -155,6 +155,28 @@ async fn rotation_under_the_same_kid_is_picked_up_after_a_bad_signature() {
     assert_eq!(r.stub.jwks_calls(), 2);
 }
 
+#[tokio::test]
+async fn two_keys_under_one_kid_both_verify_from_one_fetch() {
+    let r = rig().await;
+    let before = r.token();
+    r.stub.rotate(true);
+    // The set now holds the new key first and the old one after it, both under one kid.
+    let after = r.token();
+    let old = r.token_with(json!({"key": "previous"}));
+    for _ in 0..3 {
+        r.auth.authenticate(&after).await.unwrap();
+        r.auth.authenticate(&old).await.unwrap();
+        r.auth.authenticate(&before).await.unwrap();
+    }
+    assert_eq!(r.stub.jwks_calls(), 1);
+    // Neither key signed this one: refused, and the cool-down allows one refetch at most.
+    let forged = r.token_with(json!({"key": "foreign"}));
+    for _ in 0..3 {
+        assert_eq!(r.reason(&forged).await, Reason::TokenInvalidSignature);
+    }
+    assert_eq!(r.stub.jwks_calls(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_share_one_fetch() {
     let r = rig().await;
