@@ -39,6 +39,7 @@ if [ -f "$ENV_FILE" ]; then
       *) printf -v "$key" '%s' "$value" ;;
     esac
   done < <(python3 scripts/env_file.py "$ENV_FILE" 'CLERK_*' AWS_\* STACK_NAME ARCH)
+  wait $! || { echo "deploy: $ENV_FILE could not be read (see above)" >&2; exit 1; }
 fi
 STACK_NAME=${STACK_NAME:-clerk-lambda}
 ARCH=${ARCH:-arm64}
