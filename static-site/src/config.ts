@@ -12,14 +12,14 @@ export interface SiteConfig {
 }
 
 /**
- * Where the configuration comes from, as the page says it. `make dev` (scripts/dev.sh) reads the
- * repository's root .env and passes its CLERK_PUBLISHABLE_KEY to Vite as VITE_CLERK_PUBLISHABLE_KEY;
- * run alone, Vite reads VITE_* from its environment.
+ * Where the configuration is set, as the page says it. `make dev` (scripts/dev.sh) reads the
+ * repository's root .env and hands its CLERK_PUBLISHABLE_KEY to Vite as VITE_CLERK_PUBLISHABLE_KEY;
+ * run alone, Vite reads VITE_* from its environment when it starts.
  */
-export const CONFIG_HELP =
-  'With make dev, set CLERK_PUBLISHABLE_KEY (and CLERK_SECRET_KEY) in the root .env of the repository, or leave both out for demo mode. ' +
-  'For the site alone, set VITE_CLERK_PUBLISHABLE_KEY (and VITE_API_URL) in the environment of npm run dev or npm run build in static-site/; ' +
-  'scripts/deploy-site.sh sets both for a deploy. Then reload.';
+export const CONFIG_HELP: readonly string[] = [
+  'For make dev: CLERK_PUBLISHABLE_KEY=pk_test_… in the .env at the root of the repository, with CLERK_SECRET_KEY=sk_test_… (without both, make dev runs in demo mode). Then run make dev again.',
+  'For the site alone: VITE_CLERK_PUBLISHABLE_KEY=pk_test_… (and VITE_API_URL, the API\'s base URL) in the environment of npm run dev or npm run build in static-site/. Then start it again. scripts/deploy-site.sh sets both for a deploy.',
+];
 
 export type ConfigResult = { ok: true; config: SiteConfig } | { ok: false; problems: string[] };
 
@@ -60,11 +60,7 @@ export function readConfig(env: ConfigEnv): ConfigResult {
   const pk = env.VITE_CLERK_PUBLISHABLE_KEY?.trim() ?? '';
   let frontendApi = '';
   if (!pk) {
-    problems.push(
-      'VITE_CLERK_PUBLISHABLE_KEY is not set. Copy the publishable key (pk_test_… or pk_live_…) from the Clerk dashboard, API keys. ' +
-        'For make dev: CLERK_PUBLISHABLE_KEY=pk_test_… in the .env at the root of the repository (with CLERK_SECRET_KEY=sk_test_…), and run make dev again. ' +
-        'For the site alone: VITE_CLERK_PUBLISHABLE_KEY=pk_test_… in the environment of npm run dev or npm run build in static-site/.',
-    );
+    problems.push('VITE_CLERK_PUBLISHABLE_KEY is not set. Copy the publishable key (pk_test_… or pk_live_…) from the Clerk dashboard, API keys.');
   } else {
     const parsed = parsePublishableKey(pk);
     if ('error' in parsed) problems.push(`VITE_CLERK_PUBLISHABLE_KEY ${parsed.error}`);

@@ -22,7 +22,10 @@ function showConfigError(problems: string[]) {
       el('h1', {}, 'This site needs its configuration'),
       el('p', {}, 'The sign-in site cannot start until these are fixed:'),
       el('ul', {}, ...problems.map((p) => el('li', {}, p))),
-      el('p', { className: 'muted', id: 'config-help' }, CONFIG_HELP),
+      el('div', { id: 'config-help' },
+        el('p', {}, 'Where to set it:'),
+        el('ul', {}, ...CONFIG_HELP.map((line) => el('li', {}, line))),
+      ),
     ),
   );
 }

@@ -270,7 +270,7 @@ test('a missing publishable key shows what to set, never a blank page', async ()
   // What works: the root .env for make dev, VITE_CLERK_PUBLISHABLE_KEY for the site alone.
   const text = await page.locator('#app').innerText();
   assert.match(text, /For make dev: CLERK_PUBLISHABLE_KEY=pk_test_… in the \.env at the root of the repository/);
-  assert.match(text, /For the site alone: VITE_CLERK_PUBLISHABLE_KEY=pk_test_… in the environment of npm run dev or npm run build in static-site\//);
+  assert.match(text, /For the site alone: VITE_CLERK_PUBLISHABLE_KEY=pk_test_… \(and VITE_API_URL, the API's base URL\) in the environment of npm run dev or npm run build in static-site\//);
   assert.doesNotMatch(text, /\.env\.local/);
   await page.screenshot({ path: join(SHOTS, '4-missing-key.png'), fullPage: true });
   await page.close();
