@@ -4,13 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::clerk_api::{ClerkApiError, KeyFetcher};
+use crate::clerk_api::{Call, KeyFetcher};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, Reason};
 use crate::jwks::{KeyCache, KeyCacheSettings, KeySet};
 use crate::rsa_key::RsaKey;
-use crate::secret::{SecretCache, SecretError};
+use crate::secret::{SecretCache, SecretCallError, SecretError};
 use crate::session::Session;
 use crate::verify::Verifier;
 
@@ -154,34 +154,24 @@ fn token_error(reason: Reason) -> AuthError {
 
 impl Remote {
     async fn load(&self) -> Result<KeySet, AuthError> {
-        let secret = self.secrets.get().await.map_err(secret_error)?;
-        if let Some(key) = &secret.jwt_key {
-            return Ok(KeySet::networkless(key.clone()));
-        }
-        match self.fetcher.fetch_keys(&secret.secret_key).await {
-            Ok(keys) => Ok(KeySet::new(keys)),
-            Err(ClerkApiError::SecretKeyInvalid) => {
-                let Some(newer) = self
-                    .secrets
-                    .reread_after_rejection(&secret.secret_key)
-                    .await
-                else {
-                    return Err(api_error(ClerkApiError::SecretKeyInvalid));
-                };
-                tracing::info!(
-                    "secret key changed after clerk_key_invalid; retrying with the new one"
-                );
-                if let Some(key) = &newer.jwt_key {
+        let fetcher = &self.fetcher;
+        self.secrets
+            .call(|secret| async move {
+                if let Some(key) = &secret.jwt_key {
                     return Ok(KeySet::networkless(key.clone()));
                 }
-                self.fetcher
-                    .fetch_keys(&newer.secret_key)
+                fetcher
+                    .fetch_keys(&secret.secret_key)
                     .await
                     .map(KeySet::new)
-                    .map_err(api_error)
-            }
-            Err(e) => Err(api_error(e)),
-        }
+            })
+            .await
+            .map_err(|e| match e {
+                SecretCallError::Secret(e) => secret_error(e),
+                SecretCallError::Clerk(e) => {
+                    AuthError::unavailable(e.reason(Call::KeySet), e.to_string())
+                }
+            })
     }
 }
 
@@ -192,13 +182,4 @@ pub fn secret_error(e: SecretError) -> AuthError {
     } else {
         AuthError::Misconfigured(e.to_string())
     }
-}
-
-fn api_error(e: ClerkApiError) -> AuthError {
-    let reason = match e {
-        ClerkApiError::SecretKeyInvalid => Reason::SecretKeyInvalid,
-        ClerkApiError::NoUsableKey => Reason::JwkFailedToResolve,
-        _ => Reason::JwkRemoteFailedToLoad,
-    };
-    AuthError::unavailable(reason, e.to_string())
 }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::Reason;
 use crate::keys::SecretKey;
 use crate::rsa_key::RsaKey;
 
@@ -42,6 +43,38 @@ pub enum ClerkApiError {
     /// Network error, timeout, redirect, 5xx, unreadable or oversized body.
     #[error("Clerk is unavailable: {0}")]
     Unavailable(String),
+}
+
+/// Which Backend API call failed: the same failure answers differently for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `GET /v1/jwks`.
+    KeySet,
+    /// `GET /v1/users/{id}`.
+    User,
+}
+
+impl ClerkApiError {
+    /// The one mapping from a failed Backend API call to the reason of the answer: the key set's
+    /// failures are the contract's codes (all 503), a user's are ours.
+    pub fn reason(&self, call: Call) -> Reason {
+        match (self, call) {
+            (ClerkApiError::SecretKeyInvalid, _) => Reason::SecretKeyInvalid,
+            (ClerkApiError::NoUsableKey, _) => Reason::JwkFailedToResolve,
+            (_, Call::KeySet) => Reason::JwkRemoteFailedToLoad,
+            (ClerkApiError::NotFound, Call::User) => Reason::UserNotFound,
+            (ClerkApiError::RateLimited { .. }, Call::User) => Reason::ClerkRateLimited,
+            (ClerkApiError::Unavailable(_), Call::User) => Reason::ClerkUnavailable,
+        }
+    }
+
+    /// How long Clerk asked us to wait, when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClerkApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
 
 /// The seam in front of the key set endpoint.

@@ -1,106 +1,114 @@
-//! Reason codes (contract section 3) and the authentication error every layer ends in.
+//! Every reason a request is not answered with success, declared once with its status, code and
+//! message (docs/contract.md, "Answers"), and the authentication error every layer ends in.
 
 use std::fmt;
 use std::time::Duration;
 
-/// Why a request was not authenticated. `as_str` is the contract's reason code, returned to the
-/// client in `reason` and written to the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    SessionTokenMissing,
-    TokenInvalid,
-    TokenInvalidAlgorithm,
-    JwkKidMismatch,
-    JwkRemoteFailedToLoad,
-    JwkFailedToResolve,
-    SecretKeyInvalid,
+use http::StatusCode;
+
+/// Declares every reason once: its variant, HTTP status, code and message.
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident = ($status:ident, $code:literal, $message:literal), )*) => {
+        /// Why a request was not answered with success. Each reason has one HTTP status, one code
+        /// (sent in `reason` and written to the log) and one message (never token material).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Reason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+
+            /// The code sent to the client in `reason` and written to the log.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Reason::$variant => $code,)* }
+            }
+
+            /// The HTTP status a request failing for this reason gets.
+            pub fn status(self) -> StatusCode {
+                match self { $(Reason::$variant => StatusCode::$status,)* }
+            }
+
+            /// A short human message; never contains token material.
+            pub fn message(self) -> &'static str {
+                match self { $(Reason::$variant => $message,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    // 401: no acceptable token (docs/contract.md, checks 0 to 15).
+    SessionTokenMissing = (UNAUTHORIZED, "session-token-missing",
+        "No session token: send Authorization: Bearer <token>."),
+    TokenInvalid = (UNAUTHORIZED, "token-invalid", "The session token is malformed."),
+    TokenInvalidAlgorithm = (UNAUTHORIZED, "token-invalid-algorithm",
+        "The session token must be signed with RS256."),
+    JwkKidMismatch = (UNAUTHORIZED, "jwk-kid-mismatch",
+        "The session token was signed by an unknown key."),
+    TokenInvalidSignature = (UNAUTHORIZED, "token-invalid-signature",
+        "The session token signature is invalid."),
+    TokenVerificationFailed = (UNAUTHORIZED, "token-verification-failed",
+        "The session token is missing a required claim or has a malformed claim."),
+    TokenInvalidIssuer = (UNAUTHORIZED, "token-invalid-issuer",
+        "The session token was issued by another Clerk instance."),
+    TokenInvalidAuthorizedParties = (UNAUTHORIZED, "token-invalid-authorized-parties",
+        "The session token was issued for another origin."),
+    TokenExpired = (UNAUTHORIZED, "token-expired", "The session token has expired."),
+    TokenNotActiveYet = (UNAUTHORIZED, "token-not-active-yet",
+        "The session token is not active yet."),
+    TokenIatInTheFuture = (UNAUTHORIZED, "token-iat-in-the-future",
+        "The session token was issued in the future."),
+    SessionPending = (UNAUTHORIZED, "session-pending",
+        "The session is pending: finish signing in first."),
+    // 403: signed in, not allowed (the authorization checks of a route).
+    Forbidden = (FORBIDDEN, "forbidden", "You are signed in but not allowed to do this."),
+    // 503: our side cannot answer now; an outage is never "signed out".
+    JwkRemoteFailedToLoad = (SERVICE_UNAVAILABLE, "jwk-remote-failed-to-load",
+        "The signing keys could not be loaded; try again shortly."),
+    JwkFailedToResolve = (SERVICE_UNAVAILABLE, "jwk-failed-to-resolve",
+        "No usable signing key is available; try again shortly."),
+    SecretKeyInvalid = (SERVICE_UNAVAILABLE, "secret-key-invalid",
+        "The service cannot reach Clerk with its credentials; try again shortly."),
     /// Ours: the secret could not be read from Secrets Manager.
-    SecretUnavailable,
-    TokenInvalidSignature,
-    TokenVerificationFailed,
-    TokenInvalidIssuer,
-    TokenInvalidAuthorizedParties,
-    TokenExpired,
-    TokenNotActiveYet,
-    TokenIatInTheFuture,
-    SessionPending,
+    SecretUnavailable = (SERVICE_UNAVAILABLE, "secret-unavailable",
+        "The service credentials could not be loaded; try again shortly."),
+    /// Ours: Clerk answered 429 to a Backend API call.
+    ClerkRateLimited = (SERVICE_UNAVAILABLE, "clerk-rate-limited",
+        "The service is briefly unavailable; try again shortly."),
+    /// Ours: the Backend API cannot answer (network, timeout, 5xx, unreadable answer).
+    ClerkUnavailable = (SERVICE_UNAVAILABLE, "clerk-unavailable",
+        "The service is briefly unavailable; try again shortly."),
+    // The request itself.
+    RequestMalformed = (BAD_REQUEST, "request-malformed",
+        "The request could not be read: its URL, a header or its body holds bytes HTTP does not allow."),
+    RouteNotFound = (NOT_FOUND, "route-not-found", "No such route."),
+    MethodNotAllowed = (METHOD_NOT_ALLOWED, "method-not-allowed",
+        "Method not allowed on this route."),
+    /// The signed-in user no longer exists at Clerk.
+    UserNotFound = (NOT_FOUND, "user-not-found", "The signed-in user no longer exists."),
+    /// Misconfiguration or a bug: the detail goes to the log only.
+    Internal = (INTERNAL_SERVER_ERROR, "internal", "Internal server error."),
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
-        Reason::SessionTokenMissing,
-        Reason::TokenInvalid,
-        Reason::TokenInvalidAlgorithm,
-        Reason::JwkKidMismatch,
-        Reason::JwkRemoteFailedToLoad,
-        Reason::JwkFailedToResolve,
-        Reason::SecretKeyInvalid,
-        Reason::SecretUnavailable,
-        Reason::TokenInvalidSignature,
-        Reason::TokenVerificationFailed,
-        Reason::TokenInvalidIssuer,
-        Reason::TokenInvalidAuthorizedParties,
-        Reason::TokenExpired,
-        Reason::TokenNotActiveYet,
-        Reason::TokenIatInTheFuture,
-        Reason::SessionPending,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::SessionTokenMissing => "session-token-missing",
-            Reason::TokenInvalid => "token-invalid",
-            Reason::TokenInvalidAlgorithm => "token-invalid-algorithm",
-            Reason::JwkKidMismatch => "jwk-kid-mismatch",
-            Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
-            Reason::JwkFailedToResolve => "jwk-failed-to-resolve",
-            Reason::SecretKeyInvalid => "secret-key-invalid",
-            Reason::SecretUnavailable => "secret-unavailable",
-            Reason::TokenInvalidSignature => "token-invalid-signature",
-            Reason::TokenVerificationFailed => "token-verification-failed",
-            Reason::TokenInvalidIssuer => "token-invalid-issuer",
-            Reason::TokenInvalidAuthorizedParties => "token-invalid-authorized-parties",
-            Reason::TokenExpired => "token-expired",
-            Reason::TokenNotActiveYet => "token-not-active-yet",
-            Reason::TokenIatInTheFuture => "token-iat-in-the-future",
-            Reason::SessionPending => "session-pending",
-        }
-    }
-
+    /// The reason with this code.
     pub fn parse(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.as_str() == code)
+        Reason::ALL.iter().copied().find(|r| r.as_str() == code)
     }
 
-    /// A short human message; never contains token material.
-    pub fn message(self) -> &'static str {
-        match self {
-            Reason::SessionTokenMissing => "No session token: send Authorization: Bearer <token>.",
-            Reason::TokenInvalid => "The session token is malformed.",
-            Reason::TokenInvalidAlgorithm => "The session token must be signed with RS256.",
-            Reason::JwkKidMismatch => "The session token was signed by an unknown key.",
-            Reason::JwkRemoteFailedToLoad => {
-                "The signing keys could not be loaded; try again shortly."
-            }
-            Reason::JwkFailedToResolve => "No usable signing key is available; try again shortly.",
-            Reason::SecretKeyInvalid => {
-                "The service cannot reach Clerk with its credentials; try again shortly."
-            }
-            Reason::SecretUnavailable => {
-                "The service credentials could not be loaded; try again shortly."
-            }
-            Reason::TokenInvalidSignature => "The session token signature is invalid.",
-            Reason::TokenVerificationFailed => {
-                "The session token is missing a required claim or has a malformed claim."
-            }
-            Reason::TokenInvalidIssuer => "The session token was issued by another Clerk instance.",
-            Reason::TokenInvalidAuthorizedParties => {
-                "The session token was issued for another origin."
-            }
-            Reason::TokenExpired => "The session token has expired.",
-            Reason::TokenNotActiveYet => "The session token is not active yet.",
-            Reason::TokenIatInTheFuture => "The session token was issued in the future.",
-            Reason::SessionPending => "The session is pending: finish signing in first.",
+    /// The `error` word of the answer's body: the status in words.
+    pub fn error(self) -> &'static str {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            _ => "internal_error",
         }
     }
 }
@@ -154,7 +162,7 @@ impl AuthError {
         }
     }
 
-    /// The reason code, when there is one.
+    /// The reason code, when there is one (a misconfiguration answers [`Reason::Internal`]).
     pub fn reason(&self) -> Option<Reason> {
         match self {
             AuthError::Unauthorized { reason, .. } | AuthError::Unavailable { reason, .. } => {
@@ -162,5 +170,30 @@ impl AuthError {
             }
             AuthError::Misconfigured(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_has_its_own_code_and_a_status_of_its_kind() {
+        let mut codes: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Some(*r));
+            assert!(!r.message().is_empty());
+            assert!(
+                r.status().is_client_error() || r.status().is_server_error(),
+                "{r}"
+            );
+        }
+        assert_eq!(Reason::Forbidden.status(), 403);
+        assert_eq!(Reason::TokenExpired.status(), 401);
+        assert_eq!(Reason::SecretUnavailable.status(), 503);
+        assert_eq!(Reason::Internal.error(), "internal_error");
     }
 }

@@ -8,8 +8,10 @@ use lambda_http::http::{Response, StatusCode};
 use lambda_http::{Body, Request};
 use serde::Serialize;
 
-use crate::auth::Authenticator;
-use crate::error::{AuthError, Reason};
+use crate::auth::{Authenticator, secret_error};
+use crate::clerk_api::{Call, ClerkApiError};
+use crate::error::{AuthError, DEFAULT_RETRY_AFTER, Reason};
+use crate::secret::SecretCallError;
 use crate::session::Session;
 
 /// The bearer token of `headers`: scheme case-insensitive, white space trimmed. No header, an
@@ -44,33 +46,21 @@ pub async fn authenticate(auth: &Authenticator, req: &Request) -> Result<Session
     auth.authenticate(token).await
 }
 
-/// Every failure a handler can answer with. [`ApiError::into_response`] is the one place where
+/// Every failure a handler can answer with: a [`Reason`] (which fixes status, code and message)
+/// and what its answer or its log line needs. [`ApiError::into_response`] is the one place where
 /// errors become HTTP.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApiError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// lambda_http cannot read the request (bytes its URL or headers may not hold).
-    #[error("malformed request")]
-    RequestMalformed,
-    #[error("no such route")]
-    RouteNotFound,
-    #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
-    /// The signed-in user no longer exists at Clerk.
-    #[error("user not found")]
-    UserNotFound,
-    /// A dependency (Clerk, Secrets Manager) cannot answer now.
-    #[error("unavailable: {reason}: {detail}")]
-    Unavailable {
-        reason: &'static str,
-        retry_after: Duration,
-        detail: String,
-    },
-    /// Anything else: generic body, detail to the log only.
-    #[error("internal: {0}")]
-    Internal(String),
+#[error("{reason}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+pub struct ApiError {
+    reason: Reason,
+    /// 401: whether a token was sent (RFC 6750 `error="invalid_token"`).
+    token_sent: bool,
+    /// 503: `Retry-After` (a default when not given).
+    retry_after: Option<Duration>,
+    /// 405: the methods the route answers.
+    allow: Option<&'static str>,
+    /// For the log only: never sent, never a token or a secret.
+    detail: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -81,101 +71,135 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
+    pub fn new(reason: Reason) -> Self {
+        Self {
+            reason,
+            token_sent: reason != Reason::SessionTokenMissing,
+            retry_after: None,
+            allow: None,
+            detail: None,
+        }
+    }
+
+    /// 405 with the methods the route answers.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(Reason::MethodNotAllowed)
+        }
+    }
+
+    /// 500 with what went wrong, for the log.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(Reason::Internal).with_detail(detail)
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Auth(AuthError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
-            ApiError::Auth(AuthError::Unavailable { .. }) | ApiError::Unavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Auth(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::RequestMalformed => StatusCode::BAD_REQUEST,
-            ApiError::RouteNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-        }
-    }
-
-    /// The reason code sent to the client and written to the log.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            ApiError::Auth(e) => e.reason().map_or("internal", Reason::as_str),
-            ApiError::RequestMalformed => "request-malformed",
-            ApiError::RouteNotFound => "route-not-found",
-            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
-            ApiError::UserNotFound => "user-not-found",
-            ApiError::Unavailable { reason, .. } => reason,
-            ApiError::Internal(_) => "internal",
-        }
-    }
-
-    fn message(&self) -> &'static str {
-        match self {
-            ApiError::Auth(AuthError::Unauthorized { reason, .. }) => reason.message(),
-            ApiError::Auth(AuthError::Unavailable { reason, .. }) => reason.message(),
-            ApiError::RequestMalformed => {
-                "The request could not be read: its URL, a header or its body holds bytes HTTP does not allow."
-            }
-            ApiError::RouteNotFound => "No such route.",
-            ApiError::MethodNotAllowed { .. } => "Method not allowed on this route.",
-            ApiError::UserNotFound => "The signed-in user no longer exists.",
-            ApiError::Unavailable { .. } => {
-                "The service is briefly unavailable; try again shortly."
-            }
-            ApiError::Auth(_) | ApiError::Internal(_) => "Internal server error.",
-        }
+        self.reason.status()
     }
 
     /// The detail for the log (never sent to the client; never contains secrets or tokens).
     pub fn log_detail(&self) -> Option<&str> {
-        match self {
-            ApiError::Auth(AuthError::Unavailable { detail, .. })
-            | ApiError::Unavailable { detail, .. }
-            | ApiError::Auth(AuthError::Misconfigured(detail))
-            | ApiError::Internal(detail) => Some(detail),
-            _ => None,
-        }
+        self.detail.as_deref()
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        let error = match status {
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
-            StatusCode::BAD_REQUEST => "bad_request",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            _ => "internal_error",
-        };
+        let reason = self.reason;
         let mut resp = json(
-            status,
+            reason.status(),
             &ErrorBody {
-                error,
-                reason: self.reason(),
-                message: self.message(),
+                error: reason.error(),
+                reason: reason.as_str(),
+                message: reason.message(),
             },
         );
         let headers = resp.headers_mut();
-        match &self {
-            ApiError::Auth(AuthError::Unauthorized { token_sent, .. }) => {
-                let value = if *token_sent {
+        match reason.status() {
+            StatusCode::UNAUTHORIZED => {
+                let value = if self.token_sent {
                     "Bearer error=\"invalid_token\""
                 } else {
                     "Bearer"
                 };
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
             }
-            ApiError::Auth(AuthError::Unavailable { retry_after, .. })
-            | ApiError::Unavailable { retry_after, .. } => {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let after = self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
                 headers.insert(
                     header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs().max(1)),
+                    HeaderValue::from(after.as_secs().max(1)),
                 );
             }
-            ApiError::MethodNotAllowed { allow } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            StatusCode::METHOD_NOT_ALLOWED => {
+                if let Some(allow) = self.allow {
+                    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                }
             }
             _ => {}
         }
         resp
+    }
+}
+
+impl ApiError {
+    /// A failed Backend API `call` (the one mapping: [`ClerkApiError::reason`]).
+    pub fn clerk(e: ClerkApiError, call: Call) -> Self {
+        let reason = e.reason(call);
+        let mut out = Self::new(reason);
+        if reason.status() == StatusCode::SERVICE_UNAVAILABLE {
+            out.retry_after = e.retry_after();
+            out.detail = Some(format!("{call:?}: {e}"));
+        }
+        out
+    }
+}
+
+impl ApiError {
+    /// A Backend API `call` made with the secret ([`crate::secret::SecretCache::call`]) failed.
+    pub fn secret_call(e: SecretCallError, call: Call) -> Self {
+        match e {
+            SecretCallError::Secret(e) => secret_error(e).into(),
+            SecretCallError::Clerk(e) => Self::clerk(e, call),
+        }
+    }
+}
+
+impl From<Reason> for ApiError {
+    fn from(reason: Reason) -> Self {
+        Self::new(reason)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthorized { reason, token_sent } => Self {
+                token_sent,
+                ..Self::new(reason)
+            },
+            AuthError::Unavailable {
+                reason,
+                retry_after,
+                detail,
+            } => Self::new(reason)
+                .with_retry_after(retry_after)
+                .with_detail(detail),
+            AuthError::Misconfigured(detail) => Self::internal(detail),
+        }
     }
 }
 
@@ -216,7 +240,7 @@ pub fn log_request(
 ) {
     let status = resp.status().as_u16();
     let request_id = request_id(req);
-    let reason = error.map(ApiError::reason);
+    let reason = error.map(|e| e.reason().as_str());
     let detail = error.and_then(ApiError::log_detail);
     if status >= 500 {
         tracing::error!(request_id, route, method = %req.method(), status, reason, detail, user_id, "request");
@@ -233,7 +257,7 @@ pub fn get_only(req: &Request) -> Result<(), ApiError> {
     if req.method() == Method::GET || req.method() == Method::HEAD {
         Ok(())
     } else {
-        Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" })
+        Err(ApiError::method_not_allowed("GET, HEAD"))
     }
 }
 
@@ -356,7 +380,7 @@ mod tests {
         assert_eq!(r.status(), 500);
         let Body::Text(t) = r.body() else { panic!() };
         assert!(!t.contains("sk_test_x"));
-        let r = ApiError::MethodNotAllowed { allow: "GET" }.into_response();
+        let r = ApiError::method_not_allowed("GET").into_response();
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()[header::ALLOW], "GET");
     }

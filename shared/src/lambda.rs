@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde::ser::{Error as _, Serialize, SerializeMap as _, SerializeStruct as _, Serializer};
 use serde_json::value::RawValue;
 
+use crate::error::Reason;
 use crate::http::ApiError;
 
 /// The event API Gateway's HTTP API sends (payload format 2.0).
@@ -62,13 +63,13 @@ pub struct Malformed {
 impl Malformed {
     /// The 400 answer, with the request's log line.
     pub fn answer(&self) -> Response<Body> {
-        let error = ApiError::RequestMalformed;
+        let error = ApiError::new(Reason::RequestMalformed);
         tracing::warn!(
             request_id = self.request_id,
             route = self.path,
             method = self.method,
             status = 400,
-            reason = error.reason(),
+            reason = error.reason().as_str(),
             detail = self.what,
             "request"
         );

@@ -1,12 +1,14 @@
 //! The Clerk secret key, read from AWS Secrets Manager and cached per container.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use crate::clerk_api::ClerkApiError;
 use crate::clock::Clock;
 use crate::keys::SecretKey;
 use crate::rsa_key::RsaKey;
@@ -40,6 +42,15 @@ impl SecretError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SecretError::Transient(_))
     }
+}
+
+/// A Backend API call made with the secret failed, or the secret could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretCallError {
+    #[error(transparent)]
+    Secret(SecretError),
+    #[error(transparent)]
+    Clerk(ClerkApiError),
 }
 
 /// What the secret holds: the secret key, and optionally the instance's PEM public key.
@@ -145,6 +156,26 @@ impl SecretCache {
             return Ok(v);
         }
         self.refresh(snap.generation).await
+    }
+
+    /// Runs a Backend API `call` with the current secret. When Clerk rejects the key
+    /// (`clerk_key_invalid`: rotated since it was read), reads the secret again (at most once per
+    /// cool-down) and, when it changed, calls once more with the new one.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, SecretCallError>
+    where
+        F: Fn(Arc<SecretMaterial>) -> Fut,
+        Fut: Future<Output = Result<T, ClerkApiError>>,
+    {
+        let secret = self.get().await.map_err(SecretCallError::Secret)?;
+        let rejected = match call(secret.clone()).await {
+            Err(ClerkApiError::SecretKeyInvalid) => secret.secret_key.clone(),
+            other => return other.map_err(SecretCallError::Clerk),
+        };
+        let Some(newer) = self.reread_after_rejection(&rejected).await else {
+            return Err(SecretCallError::Clerk(ClerkApiError::SecretKeyInvalid));
+        };
+        tracing::info!("secret key changed after clerk_key_invalid; retrying with the new one");
+        call(newer).await.map_err(SecretCallError::Clerk)
     }
 
     /// Called when Clerk answered `clerk_key_invalid` for `rejected`: reads the secret again (at

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::auth::{Authenticator, secret_error};
-use shared::clerk_api::{ClerkApiError, ClerkBackend, UserDirectory, UserProfile};
+use shared::auth::Authenticator;
+use shared::clerk_api::{Call, ClerkApiError, ClerkBackend, UserDirectory, UserProfile};
 use shared::clock::{self, Clock};
 use shared::config::{Config, ConfigError};
-use shared::error::DEFAULT_RETRY_AFTER;
+use shared::error::Reason;
 use shared::http::{ApiError, authenticate, get_only, json, path, respond};
-use shared::secret::{AwsSecretSource, SecretCache, SecretSource};
+use shared::secret::{AwsSecretSource, SecretCache, SecretCallError, SecretSource};
 use shared::session::Session;
 
 use crate::profile_cache::ProfileCache;
@@ -85,7 +85,7 @@ impl App {
                 Ok(()) => self.me(req, &mut user_id).await,
                 Err(e) => Err(e),
             },
-            _ => Err(ApiError::RouteNotFound),
+            _ => Err(Reason::RouteNotFound.into()),
         };
         respond(req, route, result, user_id.as_deref())
     }
@@ -124,43 +124,16 @@ impl App {
     }
 
     async fn fetch_profile(&self, user_id: &str) -> Result<UserProfile, ApiError> {
-        let secret = self
-            .secrets
-            .get()
+        let users = &self.users;
+        self.secrets
+            .call(|secret| async move { users.get_user(&secret.secret_key, user_id).await })
             .await
-            .map_err(|e| ApiError::Auth(secret_error(e)))?;
-        let result = match self.users.get_user(&secret.secret_key, user_id).await {
-            Err(ClerkApiError::SecretKeyInvalid) => match self
-                .secrets
-                .reread_after_rejection(&secret.secret_key)
-                .await
-            {
-                Some(newer) => self.users.get_user(&newer.secret_key, user_id).await,
-                None => Err(ClerkApiError::SecretKeyInvalid),
-            },
-            other => other,
-        };
-        result.map_err(|e| match e {
-            ClerkApiError::NotFound => {
-                self.profiles.remove(user_id);
-                ApiError::UserNotFound
-            }
-            ClerkApiError::RateLimited { retry_after } => ApiError::Unavailable {
-                reason: "clerk-rate-limited",
-                retry_after,
-                detail: "Clerk answered 429 for GET /v1/users".into(),
-            },
-            ClerkApiError::SecretKeyInvalid => ApiError::Unavailable {
-                reason: "secret-key-invalid",
-                retry_after: DEFAULT_RETRY_AFTER,
-                detail: "Clerk rejected the secret key for GET /v1/users".into(),
-            },
-            other => ApiError::Unavailable {
-                reason: "clerk-unavailable",
-                retry_after: DEFAULT_RETRY_AFTER,
-                detail: other.to_string(),
-            },
-        })
+            .map_err(|e| {
+                if e == SecretCallError::Clerk(ClerkApiError::NotFound) {
+                    self.profiles.remove(user_id);
+                }
+                ApiError::secret_call(e, Call::User)
+            })
     }
 }
 

@@ -3,6 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use shared::error::Reason;
 use shared::http::{ApiError, get_only, json, path, respond};
 
 /// The crate version reported by `/api/health`.
@@ -21,7 +22,7 @@ pub fn handle(req: &Request) -> Response<Body> {
                 }),
             )
         }),
-        _ => Err(ApiError::RouteNotFound),
+        _ => Err(ApiError::new(Reason::RouteNotFound)),
     };
     respond(req, route, result, None)
 }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::clerk_api::{ClerkApiError, ClerkBackend, KeyFetcher as _, parse_jwks};
+use shared::clerk_api::{Call, ClerkBackend, KeyFetcher as _, parse_jwks};
 use shared::clock::{Clock, ManualClock};
 use shared::config::parse_authorized_parties;
 use shared::error::Reason;
@@ -241,9 +241,7 @@ fn fetch_remote(
         .map_err(|e| format!("runtime: {e}"))?;
     Ok(match rt.block_on(backend.fetch_keys(secret)) {
         Ok(keys) => Ok(KeySet::new(keys)),
-        Err(ClerkApiError::SecretKeyInvalid) => Err(Reason::SecretKeyInvalid),
-        Err(ClerkApiError::NoUsableKey) => Err(Reason::JwkFailedToResolve),
-        Err(_) => Err(Reason::JwkRemoteFailedToLoad),
+        Err(e) => Err(e.reason(Call::KeySet)),
     })
 }
 
