@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the README's run command itself: `make dev` on free ports comes up, answers a demo token,
 # refuses a taken port with a clear message, stops with the reason when a service cannot bind;
-# its local Secrets Manager refuses what a browser page could send and still answers the SDK; paths
+# its local Secrets Manager refuses what a browser page could send and still answers the SDK; with
+# real keys the secret key is in no process's environment or command line; SIGTERM stops it; paths
 # outside the API answer the public function's JSON 404 (not cargo lambda's page listing the
 # functions); Ctrl-C typed on its terminal stops everything it started and `make dev` exits 0.
 set -euo pipefail
@@ -11,6 +12,17 @@ PY=$PWD/.venv/bin/python
 export API_PORT MOTO_PORT STUB_PORT STUB_ADMIN_PORT SITE_PORT
 out=$(mktemp)
 fail() { echo "dev-smoke: FAIL: $*" >&2; cat "$out" >&2; exit 1; }
+# Whatever run is up when this script ends (a failure) is stopped: dev.sh by SIGTERM, `make dev` on
+# its terminal by Ctrl-C.
+dev="" ctrl_c=$(mktemp -u) envf=""
+stop_dev() {
+  if [ -n "$dev" ] && kill -0 "$dev" 2>/dev/null; then
+    if [ "$dev_kind" = pty ]; then touch "$ctrl_c"; else kill -TERM "$dev"; fi
+    wait "$dev" || true
+  fi
+  rm -f "$ctrl_c" "$envf"
+}
+trap stop_dev EXIT
 
 # A taken port is refused with a message naming it.
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$API_PORT" &
@@ -26,13 +38,30 @@ if API_PORT=$MOTO_PORT timeout 300 ./scripts/dev.sh >"$out" 2>&1; then fail "dev
 grep -q "dev: watch stopped" "$out" || fail "no clear message when cargo lambda watch stops"
 grep -q "Address in use" "$out" || fail "the watch log's reason is not shown"
 
+# Real keys (clerk mode, from an env file; nothing calls Clerk here): the secret key reaches the
+# local Secrets Manager, and no process's environment or command line holds it. SIGTERM: status 0.
+envf=$(mktemp)
+mark=sk_test_LEAKCHECK$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+printf 'CLERK_PUBLISHABLE_KEY=pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk\nCLERK_SECRET_KEY=%s\n' "$mark" >"$envf"
+DEV_ENV_FILE=$envf setsid ./scripts/dev.sh >"$out" 2>&1 &
+dev=$! dev_kind=setsid
+for _ in $(seq 1 1200); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "dev.sh (clerk mode) exited"; sleep 0.5; done
+grep -q "Local stack is up (clerk mode)" "$out" || fail "the stack did not come up in clerk mode"
+# (grep reads the key from a pipe: on its own command line it would find itself.)
+leaks=$(grep -lsF -f <(printf '%s\n' "$mark") /proc/[0-9]*/environ /proc/[0-9]*/cmdline || true)
+[ -z "$leaks" ] || fail "the secret key is in the environment or command line of: $(for f in $leaks; do d=${f%/*}; tr '\0' ' ' <"$d/cmdline" | cut -c1-80; echo; done)"
+grep -qF "$mark" "$out" && fail "the secret key was printed"
+printf '%s' "$mark" | "$PY" scripts/check_local_secrets.py "$MOTO_PORT" clerk/local >>"$out" 2>&1 \
+  || fail "clerk mode: the secret key is not in the local Secrets Manager (or it answers browsers)"
+kill -TERM $dev
+status=0; wait $dev || status=$?
+grep -q "dev: stopped" "$out" || fail "no clean stop on SIGTERM"
+[ "$status" = 0 ] || fail "dev.sh exited $status after SIGTERM"
+
 # `make dev` itself, on a terminal (a pseudo-terminal), stopped by typing Ctrl-C on it.
-ctrl_c=$(mktemp -u)
 : >"$out"
 python3 scripts/pty_run.py --out "$out" --ctrl-c-when "$ctrl_c" --timeout 30 -- make dev &
-dev=$!
-# On a failure below, stop the run the same way.
-trap 'if kill -0 $dev 2>/dev/null; then touch "$ctrl_c"; wait $dev || true; fi; rm -f "$ctrl_c"' EXIT
+dev=$! dev_kind=pty
 # "Logs:" is the last line dev.sh prints, after the demo token (minted once the stack is up).
 for _ in $(seq 1 1200); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "make dev exited"; sleep 0.5; done
 grep -q "Local stack is up" "$out" || fail "the stack did not come up"
@@ -61,7 +90,6 @@ printf '%s' sk_test_demoStandInKey0000000000000000000000 \
 # Ctrl-C on the terminal: everything stops, and make exits 0 without "Error 130".
 touch "$ctrl_c"
 status=0; wait $dev || status=$?
-rm -f "$ctrl_c"
 grep -q "dev: stopped" "$out" || fail "no clean stop"
 [ "$status" = 0 ] || fail "make dev exited $status after Ctrl-C"
 if grep -q "Error 130\|Interrupt" "$out"; then fail "make reported the Ctrl-C as an error"; fi

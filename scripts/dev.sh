@@ -23,6 +23,27 @@ if [ -z "${DEV_FOREGROUND_JOB:-}" ] && [ -t 0 ] && foreground; then
   DEV_FOREGROUND_JOB=1 "$0" "$@" && exit 0 || exit $?
 fi
 
+PIDS=() NAMES=()
+cleanup() { # [signal]: stop every service started (a signal: say so even if none was)
+  trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
+  trap - EXIT
+  [ ${#PIDS[@]} -gt 0 ] || [ -n "${1:-}" ] || return 0
+  for pid in "${PIDS[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
+  [ ${#PIDS[@]} -eq 0 ] || sleep 0.5
+  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  echo; echo "dev: stopped"
+}
+# Ctrl-C (also during the build) or SIGTERM is the way to stop: a clean stop, status 0. Any other
+# exit keeps its status.
+trap 'cleanup signal; exit 0' INT TERM
+trap cleanup EXIT
+start() { # name, command...: in its own process group, output to .run/<name>.log
+  local name=$1; shift
+  setsid "$@" >"$RUN/$name.log" 2>&1 &
+  PIDS+=($!)
+  NAMES+=("$name")
+}
+
 ./scripts/setup.sh dev
 export PATH="$ROOT/.venv/bin:$PATH"
 
@@ -52,9 +73,10 @@ wait_port() { # port: the service started last listens on it
   echo "dev: ${NAMES[$last]} did not start on port $port; see $RUN/${NAMES[$last]}.log" >&2; exit 1
 }
 
-# Real Clerk keys, when a .env gives them. The secret key stays a shell variable: exported to no
-# child (not moto, not cargo, not the site's dev server).
-if [ -f .env ]; then set -a; . ./.env; set +a; fi
+# Real Clerk keys, when a .env gives them (DEV_ENV_FILE names another file). The secret key stays
+# a shell variable: exported to no child (not moto, not cargo, not the site's dev server).
+DEV_ENV_FILE=${DEV_ENV_FILE:-.env}
+if [ -f "$DEV_ENV_FILE" ]; then set -a; . "$(realpath "$DEV_ENV_FILE")"; set +a; fi
 [ -z "${CLERK_SECRET_KEY:-}" ] || export -n CLERK_SECRET_KEY
 if [ -n "${CLERK_PUBLISHABLE_KEY:-}" ] && [ -n "${CLERK_SECRET_KEY:-}" ]; then MODE=clerk; else MODE=demo; fi
 
@@ -70,25 +92,6 @@ done
 
 echo "dev: building (first time: about 10 minutes on 2 cores, less with more; later runs: seconds)"
 cargo build -p public -p protected -p clerk-stub
-
-PIDS=() NAMES=()
-cleanup() {
-  trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
-  trap - EXIT
-  for pid in "${PIDS[@]}"; do kill -INT -- "-$pid" 2>/dev/null || true; done
-  sleep 0.5
-  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-  echo; echo "dev: stopped"
-}
-# Ctrl-C or SIGTERM is the way to stop: a clean stop, status 0. Any other exit keeps its status.
-trap 'cleanup; exit 0' INT TERM
-trap cleanup EXIT
-start() { # name, command...: in its own process group, output to .run/<name>.log
-  local name=$1; shift
-  setsid "$@" >"$RUN/$name.log" 2>&1 &
-  PIDS+=($!)
-  NAMES+=("$name")
-}
 
 start moto "$ROOT/.venv/bin/python" "$ROOT/scripts/local_secrets.py" --port "$MOTO_PORT"
 wait_port "$MOTO_PORT"
