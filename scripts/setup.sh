@@ -29,7 +29,7 @@ venv() { # dev | test: the requirements file scripts/requirements-$1.txt, instal
     echo "setup: creating $VENV"
     python3 -m venv "$VENV"
   fi
-  echo "setup: installing $req into $VENV (about a minute the first time)"
+  echo "setup: installing $req into $VENV (about 2 minutes the first time)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
   echo "$sum" >"$stamp"
 }
