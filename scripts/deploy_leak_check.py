@@ -47,7 +47,7 @@ while IFS= read -r -d '' kv; do printf '%s\0' "$kv"; done </proc/$$/environ >"$n
 
 STUBS = {
     "sam": r"""
-if [ "${1:-}" = deploy ]; then "$LEAK_PY" "$LEAK_DIR/fake_stack.py" "$@"; fi
+if [ "${1:-}" = deploy ]; then "$LEAK_PY" "$LEAK_DIR/fake_stack.py" "$@" || exit 1; fi
 exit 0
 """,
     "cargo": r"""
@@ -71,9 +71,21 @@ echo '{"ready":true,"frontendApi":"clerk.example.com","instance":"production","e
 """
 
 FAKE_STACK = r'''
-"""The stand-in `sam deploy`: a stack in moto with the outputs deploy-site.sh reads."""
+"""The stand-in `sam deploy`: the parameters parsed as SAM parses them (each one the template's),
+then a stack in moto with the outputs deploy-site.sh reads."""
 import json, sys, boto3
-name = sys.argv[sys.argv.index("--stack-name") + 1]
+from samcli.cli.types import CfnParameterOverridesType
+from samcli.yamlhelper import yaml_parse
+args = sys.argv[1:]
+start = args.index("--parameter-overrides") + 1
+end = next((i for i in range(start, len(args)) if args[i].startswith("--")), len(args))
+params = CfnParameterOverridesType().convert(tuple(args[start:end]), None, None)
+with open("template.yaml") as f:
+    declared = yaml_parse(f.read())["Parameters"]
+unknown = sorted(set(params) - set(declared))
+if unknown:
+    sys.exit(f"sam deploy (stand-in): parameters not in template.yaml: {unknown}")
+name = args[args.index("--stack-name") + 1]
 cf = boto3.client("cloudfront")
 dist = cf.create_distribution(DistributionConfig={
     "CallerReference": name, "Comment": "", "Enabled": True,
