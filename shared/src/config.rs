@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::jwks::KeyCacheSettings;
-use crate::keys::{Instance, KeyFormatError, PublishableKey};
+use crate::keys::{KeyFormatError, PublishableKey};
 use crate::rsa_key::RsaKey;
 
 /// Clerk's Backend API.
@@ -176,10 +176,6 @@ impl Config {
             secret_ttl,
             signature_cache,
         })
-    }
-
-    pub fn instance(&self) -> Instance {
-        self.publishable_key.instance()
     }
 
     /// The secret id, or the error that says it is needed.

@@ -44,10 +44,9 @@ impl RsaKey {
     /// Literal `\n` sequences (a PEM pasted into one environment variable) are accepted.
     pub fn from_pem(pem: &str, kid: Option<String>) -> Result<Self, RsaKeyError> {
         let pem = pem.trim().replace("\\n", "\n");
-        let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes())
-            .map_err(|_| RsaKeyError::Pem)?;
-        let der = decoding.try_get_as_bytes().map_err(|_| RsaKeyError::Pem)?;
-        let public = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| RsaKeyError::Pem)?;
+        let der = pem_der(&pem).ok_or(RsaKeyError::Pem)?;
+        // SPKI or PKCS#1, whichever the DER is.
+        let public = aws_lc_rs::rsa::PublicKey::from_der(&der).map_err(|_| RsaKeyError::Pem)?;
         let c = PublicKeyComponents::<Vec<u8>>::from(&public);
         Self::from_raw_components(&c.n, &c.e, kid)
     }
@@ -125,6 +124,21 @@ impl fmt::Debug for RsaKey {
             .field("bits", &self.bits)
             .finish_non_exhaustive()
     }
+}
+
+/// The DER inside one PEM block labelled `PUBLIC KEY` or `RSA PUBLIC KEY` (RFC 7468: base64
+/// between the armor lines, white space ignored).
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    let (label, rest) = pem.strip_prefix("-----BEGIN ")?.split_once("-----")?;
+    if label != "PUBLIC KEY" && label != "RSA PUBLIC KEY" {
+        return None;
+    }
+    let (body, end) = rest.split_once("-----END ")?;
+    if end.trim_end().strip_suffix("-----")? != label {
+        return None;
+    }
+    let text: String = body.split_ascii_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 fn without_leading_zeros(be: &[u8]) -> &[u8] {

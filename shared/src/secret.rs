@@ -14,8 +14,6 @@ use crate::keys::SecretKey;
 use crate::rsa_key::RsaKey;
 use crate::ttl_cell::{Failed, Timing, TtlCell};
 
-/// How long a read secret is used before it is read again (rotation).
-pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
 /// How long a cached secret keeps serving while Secrets Manager has transient errors.
 pub const SECRET_MAX_STALE: Duration = Duration::from_secs(6 * 3600);
 /// At most one forced re-read (Clerk said `clerk_key_invalid`) per this interval.

@@ -598,6 +598,27 @@ fn every_valid_rsa_key_of_2048_bits_or_more_with_an_odd_exponent_is_accepted() {
                 .unwrap();
         assert!(stripped.same_key(&keys[0]));
     }
+    // The same key as PEM, SPKI (as Clerk's dashboard shows it) and PKCS#1.
+    let jwk_key = RsaKey::from_components(
+        vectors["odd_exponent"]["jwk"]["n"].as_str().unwrap(),
+        vectors["odd_exponent"]["jwk"]["e"].as_str().unwrap(),
+        None,
+    )
+    .unwrap();
+    for form in ["spki_pem", "pkcs1_pem"] {
+        let pem =
+            RsaKey::from_pem(vectors["odd_exponent"][form].as_str().unwrap(), None).expect(form);
+        assert!(pem.same_key(&jwk_key), "{form}");
+    }
+    let spki = vectors["odd_exponent"]["spki_pem"].as_str().unwrap();
+    for broken in [
+        spki.replace("PUBLIC KEY-----\n", "PRIVATE KEY-----\n"),
+        spki.replace("-----END PUBLIC KEY-----", "-----END RSA PUBLIC KEY-----"),
+        spki.replace("-----END PUBLIC KEY-----", ""),
+        spki.replacen('M', "!", 1),
+    ] {
+        assert!(RsaKey::from_pem(&broken, None).is_err(), "{broken}");
+    }
     let n = vectors["odd_exponent"]["jwk"]["n"].as_str().unwrap();
     // An even exponent, 1, or none is no RSA key: refused with its reason.
     for e in ["BQGE", "AQ", "AA", "AAAB"] {
