@@ -230,24 +230,19 @@ pub fn path(req: &Request) -> &str {
     }
 }
 
-/// Writes the one log line of a request: id, route, status, reason, user id. Never a token.
-pub fn log_request(
-    req: &Request,
-    route: &str,
-    resp: &Response<Body>,
-    error: Option<&ApiError>,
-    user_id: Option<&str>,
-) {
+/// Writes the one log line of a request: id, route, status, reason (and, through the handler's
+/// span, the user id). Never a token.
+pub fn log_request(req: &Request, route: &str, resp: &Response<Body>, error: Option<&ApiError>) {
     let status = resp.status().as_u16();
     let request_id = request_id(req);
     let reason = error.map(|e| e.reason().as_str());
     let detail = error.and_then(ApiError::log_detail);
     if status >= 500 {
-        tracing::error!(request_id, route, method = %req.method(), status, reason, detail, user_id, "request");
+        tracing::error!(request_id, route, method = %req.method(), status, reason, detail, "request");
     } else if status >= 400 {
-        tracing::warn!(request_id, route, method = %req.method(), status, reason, user_id, "request");
+        tracing::warn!(request_id, route, method = %req.method(), status, reason, "request");
     } else {
-        tracing::info!(request_id, route, method = %req.method(), status, user_id, "request");
+        tracing::info!(request_id, route, method = %req.method(), status, "request");
     }
 }
 
@@ -266,16 +261,15 @@ pub fn respond(
     req: &Request,
     route: &str,
     result: Result<Response<Body>, ApiError>,
-    user_id: Option<&str>,
 ) -> Response<Body> {
     match result {
         Ok(resp) => {
-            log_request(req, route, &resp, None, user_id);
+            log_request(req, route, &resp, None);
             resp
         }
         Err(e) => {
             let resp = e.clone().into_response();
-            log_request(req, route, &resp, Some(&e), user_id);
+            log_request(req, route, &resp, Some(&e));
             resp
         }
     }

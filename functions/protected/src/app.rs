@@ -12,6 +12,7 @@ use shared::error::Reason;
 use shared::http::{ApiError, authenticate, get_only, json, path, respond};
 use shared::secret::{AwsSecretSource, SecretCache, SecretCallError, SecretSource};
 use shared::session::Session;
+use tracing::Instrument as _;
 
 use crate::profile_cache::ProfileCache;
 
@@ -74,47 +75,40 @@ impl App {
     }
 
     pub async fn handle(&self, req: &Request) -> Response<Body> {
-        let route = path(req);
-        let mut user_id = None;
-        let result = match route {
-            "/api/protected" => match get_only(req) {
-                Ok(()) => self.protected(req, &mut user_id).await,
-                Err(e) => Err(e),
-            },
-            "/api/me" => match get_only(req) {
-                Ok(()) => self.me(req, &mut user_id).await,
-                Err(e) => Err(e),
-            },
-            _ => Err(Reason::RouteNotFound.into()),
-        };
-        respond(req, route, result, user_id.as_deref())
+        // The request's log line names the signed-in user through this span (`span.user_id`).
+        let span = tracing::info_span!("request", user_id = tracing::field::Empty);
+        async {
+            let route = path(req);
+            let result = match route {
+                "/api/protected" => match get_only(req) {
+                    Ok(()) => self.protected(req).await,
+                    Err(e) => Err(e),
+                },
+                "/api/me" => match get_only(req) {
+                    Ok(()) => self.me(req).await,
+                    Err(e) => Err(e),
+                },
+                _ => Err(Reason::RouteNotFound.into()),
+            };
+            respond(req, route, result)
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn session(
-        &self,
-        req: &Request,
-        user_id: &mut Option<String>,
-    ) -> Result<Session, ApiError> {
+    async fn session(&self, req: &Request) -> Result<Session, ApiError> {
         let session = authenticate(&self.auth, req).await?;
-        *user_id = Some(session.user_id.clone());
+        tracing::Span::current().record("user_id", session.user_id.as_str());
         Ok(session)
     }
 
-    async fn protected(
-        &self,
-        req: &Request,
-        user_id: &mut Option<String>,
-    ) -> Result<Response<Body>, ApiError> {
-        let session = self.session(req, user_id).await?;
+    async fn protected(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let session = self.session(req).await?;
         Ok(json(StatusCode::OK, &session))
     }
 
-    async fn me(
-        &self,
-        req: &Request,
-        user_id: &mut Option<String>,
-    ) -> Result<Response<Body>, ApiError> {
-        let session = self.session(req, user_id).await?;
+    async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let session = self.session(req).await?;
         if let Some(profile) = self.profiles.get(&session.user_id) {
             return Ok(json(StatusCode::OK, &*profile));
         }

@@ -24,7 +24,7 @@ pub fn handle(req: &Request) -> Response<Body> {
         }),
         _ => Err(ApiError::new(Reason::RouteNotFound)),
     };
-    respond(req, route, result, None)
+    respond(req, route, result)
 }
 
 #[cfg(test)]
