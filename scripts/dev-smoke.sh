@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 PY=$PWD/.venv/bin/python
 { read -r API_PORT; read -r MOTO_PORT; read -r STUB_PORT; read -r STUB_ADMIN_PORT; read -r SITE_PORT; } < <(python3 scripts/ports.py 5)
 export API_PORT MOTO_PORT STUB_PORT STUB_ADMIN_PORT SITE_PORT
+# Logs of these runs in a folder of their own: another `make dev` in this checkout writes .run/.
+DEV_RUN_DIR=$(mktemp -d)
+export DEV_RUN_DIR
 out=$(mktemp)
 fail() { echo "dev-smoke: FAIL: $*" >&2; cat "$out" >&2; exit 1; }
 # Whatever run is up when this script ends (a failure) is stopped: dev.sh by SIGTERM, `make dev` on
@@ -98,4 +101,4 @@ for p in $API_PORT $MOTO_PORT $STUB_PORT $STUB_ADMIN_PORT $([ -f static-site/pac
   if (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p still open after stop"; fi
 done
 echo "dev-smoke: make dev came up, answered 200/401 and JSON 404s outside /api, kept its Secrets Manager from browsers, refused a taken port, stopped with the reason when a service could not bind, and stopped on Ctrl-C with status 0"
-rm -f "$out"
+rm -rf "$out" "$DEV_RUN_DIR"

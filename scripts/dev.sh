@@ -53,14 +53,16 @@ STUB_PORT=${STUB_PORT:-8090}
 STUB_ADMIN_PORT=${STUB_ADMIN_PORT:-8091}
 SITE_PORT=${SITE_PORT:-5173}
 SITE_ORIGIN="http://localhost:$SITE_PORT"
-RUN=.run
+RUN=${DEV_RUN_DIR:-.run} # the services' logs (DEV_RUN_DIR: another folder, e.g. for a test run beside yours)
 mkdir -p "$RUN"
 
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 alive() { # index in PIDS: that service still runs, else stop with the end of its log
   kill -0 "${PIDS[$1]}" 2>/dev/null && return 0
   echo "dev: ${NAMES[$1]} stopped; the end of $RUN/${NAMES[$1]}.log:" >&2
-  tail -n 20 "$RUN/${NAMES[$1]}.log" | cut -c1-300 >&2 || true
+  # Long lines (tracing's debug dumps) shortened in the middle: the reason is often at the end.
+  tail -n 20 "$RUN/${NAMES[$1]}.log" \
+    | awk '{ if (length($0) > 300) print substr($0, 1, 100) " ... " substr($0, length($0) - 199); else print }' >&2 || true
   exit 1
 }
 wait_port() { # port: the service started last listens on it
