@@ -78,6 +78,36 @@ pub fn tool(name: &str) -> PathBuf {
     })
 }
 
+/// How often [`eventually`] asks again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Asks `attempt` every [`POLL_INTERVAL`] until it returns `Ok`, and returns that; fails once
+/// `within` has passed, with the last `Err` (the last answer seen).
+///
+/// For conditions a test can only observe by asking (a TTL, a back-off or a cool-down that has
+/// passed inside the process under test): a fixed sleep is too short on a busy machine and
+/// wasted on an idle one. `within` is a deadline for failure, not a wait: a test that passes
+/// never reaches it. `attempt` may panic on an answer that must never be seen on the way.
+pub fn eventually<T, E: std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: not within {within:?}; last answer: {last:?}"
+                );
+                std::thread::sleep(POLL_INTERVAL);
+            }
+        }
+    }
+}
+
 pub fn wait_for_port(port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -139,6 +169,22 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// One server for the users of this test process that run at the same time: started by the
+    /// first, stopped when the last one drops it (moto takes seconds to start; the tests of a file
+    /// run side by side). Each user keeps to secret names of its own.
+    pub fn shared() -> Arc<Self> {
+        static SHARED: Mutex<std::sync::Weak<Moto>> = Mutex::new(std::sync::Weak::new());
+        let mut slot = SHARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(moto) = slot.upgrade() {
+            return moto;
+        }
+        let moto = Arc::new(Self::start());
+        *slot = Arc::downgrade(&moto);
+        moto
+    }
+
     pub fn start() -> Self {
         let port = free_port();
         let proc = Proc::spawn(
@@ -364,11 +410,12 @@ impl CountingProxy {
 pub struct Watch {
     pub port: u16,
     pub log: PathBuf,
-    _proc: Proc,
+    proc: Proc,
 }
 
 impl Watch {
     pub fn start(env: &[(&str, String)], log: PathBuf) -> Self {
+        build_functions();
         let port = free_port();
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
@@ -391,11 +438,7 @@ impl Watch {
         }
         let proc = Proc::spawn("cargo lambda watch", &mut cmd);
         wait_for_port(port, Duration::from_secs(60));
-        let w = Self {
-            port,
-            log,
-            _proc: proc,
-        };
+        let w = Self { port, log, proc };
         // First invocations compile (or at least start) the functions.
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
@@ -422,15 +465,26 @@ impl Watch {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The pid of the running function process named `name` (a child of watch).
+    /// The pid of this watch's running function process named `name`: a descendant of the watch
+    /// process, so that several stacks can run side by side.
     pub fn function_pid(&self, name: &str) -> Option<u32> {
-        let out = Command::new("pgrep").args(["-x", name]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
+        let procs = process_table();
+        let parent: std::collections::HashMap<u32, u32> =
+            procs.iter().map(|p| (p.pid, p.ppid)).collect();
+        let descends = |mut pid: u32| {
+            for _ in 0..64 {
+                match parent.get(&pid) {
+                    Some(&ppid) if ppid == self.proc.pid() => return true,
+                    Some(&ppid) if ppid > 1 => pid = ppid,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        procs
+            .iter()
+            .find(|p| p.comm == name && descends(p.pid))
+            .map(|p| p.pid)
     }
 
     /// Resident memory of the running function process named `name`, in KiB.
@@ -456,6 +510,47 @@ impl Watch {
     }
 }
 
+struct ProcInfo {
+    pid: u32,
+    ppid: u32,
+    comm: String,
+}
+
+/// Every process: pid, parent and name, from `/proc/<pid>/stat`.
+fn process_table() -> Vec<ProcInfo> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid ...`; comm may itself hold spaces or parentheses.
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+        Some(ProcInfo { pid, ppid, comm })
+    })
+    .collect()
+}
+
+/// Builds both functions as `cargo lambda watch` does (`cargo run --bin <name>`, so with the
+/// same features), once per test process: a function then starts at once on its first request,
+/// instead of compiling while that request waits (and the tests of a file, side by side, would
+/// each wait for the same build).
+fn build_functions() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        for bin in ["public", "protected"] {
+            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .current_dir(root())
+                .args(["build", "--quiet", "--bin", bin])
+                .status()
+                .unwrap_or_else(|e| panic!("cargo build --bin {bin}: {e}"));
+            assert!(status.success(), "cargo build --bin {bin} failed");
+        }
+    });
+}
+
 /// PATH with the venv first (cargo lambda finds zig there).
 pub fn path_with_venv() -> String {
     let venv = root().join(".venv/bin");
@@ -474,13 +569,32 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// The body's `reason` ("" when there is none).
+    pub fn reason(&self) -> &str {
+        self.body["reason"].as_str().unwrap_or_default()
+    }
+
+    /// Status and body, for a failure message.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.status, self.body)
+    }
+
+    /// Whether this is `status` with `reason` (any reason when `reason` is empty).
+    pub fn is(&self, status: u16, reason: &str) -> bool {
+        self.status == status && (reason.is_empty() || self.reason() == reason)
+    }
+}
+
 pub fn get(url: &str, token: Option<&str>) -> Answer {
     request("GET", url, token)
 }
 
 pub fn request(method: &str, url: &str, token: Option<&str>) -> Answer {
+    // Generous: a function that has to start (or be rebuilt by watch) answers its first request
+    // late. Tests that bound a time measure it themselves.
     let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(90))
         .build()
         .unwrap();
     let mut req = client.request(method.parse().unwrap(), url);

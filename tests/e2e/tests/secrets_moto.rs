@@ -1,5 +1,9 @@
-//! The secret source against moto's Secrets Manager server (a real Secrets Manager API): plain and
-//! JSON secrets, a missing secret, rotation after the TTL, the server down.
+//! The secret source against moto's Secrets Manager server (a real Secrets Manager API), one test
+//! per case: plain and JSON secrets, a missing secret, rotation after the TTL, the server down,
+//! nothing listening, the secret deleted. Time is a manual clock: no sleeping for TTLs.
+//!
+//! The tests share one moto server (each with secret names of its own) and each has its own
+//! proxy, which counts the `GetSecretValue` calls of that test only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +16,10 @@ use serde_json::json;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::secret::{AwsSecretSource, SecretCache, SecretError, SecretMaterial, SecretSource};
 use shared::testing::TestKey;
+
+const TTL: Duration = Duration::from_secs(300);
+/// Past the TTL.
+const PAST_TTL_MS: u64 = 300_001;
 
 fn client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
     let conf = aws_sdk_secretsmanager::Config::builder()
@@ -32,87 +40,134 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn secrets_from_moto() {
-    let moto = Moto::start();
-    let rt = rt();
-    let proxy = CountingProxy::start(moto.port);
-    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+/// moto behind a counting proxy of this test's own.
+struct Rig {
+    moto: Arc<Moto>,
+    proxy: CountingProxy,
+    rt: tokio::runtime::Runtime,
+}
 
-    // Plain secret.
-    moto.create_secret("clerk/plain", "sk_test_plainKey123");
-    let source = AwsSecretSource::new(client(&endpoint), "clerk/plain");
-    let raw = rt.block_on(source.fetch()).unwrap();
-    let m = SecretMaterial::parse(&raw).unwrap();
+impl Rig {
+    fn new() -> Self {
+        let moto = Moto::shared();
+        let rt = rt();
+        let proxy = CountingProxy::start(moto.port);
+        Self { moto, proxy, rt }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.proxy.port)
+    }
+
+    fn source(&self, id: &str) -> AwsSecretSource {
+        AwsSecretSource::new(client(&self.endpoint()), id)
+    }
+
+    fn fetch(&self, id: &str) -> Result<String, SecretError> {
+        self.rt.block_on(self.source(id).fetch())
+    }
+
+    /// A cache of `id` on a manual clock.
+    fn cache(&self, id: &str) -> (SecretCache, Arc<ManualClock>) {
+        let clock = ManualClock::new(SystemClock.now_ms());
+        let cache = SecretCache::new(Arc::new(self.source(id)), TTL, clock.clone());
+        (cache, clock)
+    }
+
+    fn cached_key(&self, cache: &SecretCache) -> String {
+        self.rt
+            .block_on(cache.get())
+            .unwrap()
+            .secret_key
+            .expose()
+            .to_owned()
+    }
+}
+
+#[test]
+fn a_plain_secret_is_the_secret_key() {
+    let r = Rig::new();
+    r.moto.create_secret("clerk/plain", "sk_test_plainKey123");
+    let m = SecretMaterial::parse(&r.fetch("clerk/plain").unwrap()).unwrap();
     assert_eq!(m.secret_key.expose(), "sk_test_plainKey123");
     assert!(m.jwt_key.is_none());
+}
 
-    // JSON secret with the instance's PEM key.
+#[test]
+fn a_json_secret_carries_the_instance_pem() {
+    let r = Rig::new();
     let key = TestKey::generate("ins_moto");
-    moto.create_secret(
+    r.moto.create_secret(
         "clerk/json",
         &json!({"CLERK_SECRET_KEY": "sk_live_jsonKey456", "CLERK_JWT_KEY": key.public_pem()})
             .to_string(),
     );
-    let source = AwsSecretSource::new(client(&endpoint), "clerk/json");
-    let m = SecretMaterial::parse(&rt.block_on(source.fetch()).unwrap()).unwrap();
+    let m = SecretMaterial::parse(&r.fetch("clerk/json").unwrap()).unwrap();
     assert_eq!(m.secret_key.expose(), "sk_live_jsonKey456");
     assert!(m.jwt_key.unwrap().same_key(&key.rsa_key()));
+}
 
-    // Missing secret: a permanent error, with the id (never a value) in the message.
-    let source = AwsSecretSource::new(client(&endpoint), "clerk/missing");
-    let e = rt.block_on(source.fetch()).unwrap_err();
+#[test]
+fn a_missing_secret_is_permanent_and_named_by_its_id() {
+    let r = Rig::new();
+    let e = r.fetch("clerk/missing").unwrap_err();
     assert!(matches!(e, SecretError::NotFound(_)), "{e:?}");
     assert!(!e.is_transient());
+    assert!(e.to_string().contains("clerk/missing"), "{e}");
+}
 
-    // Rotation after the TTL, counted at the proxy.
-    let clock = ManualClock::new(SystemClock.now_ms());
-    let cache = SecretCache::new(
-        Arc::new(AwsSecretSource::new(client(&endpoint), "clerk/plain")),
-        Duration::from_secs(300),
-        clock.clone(),
-    );
-    let before = proxy.count();
-    assert_eq!(
-        rt.block_on(cache.get()).unwrap().secret_key.expose(),
-        "sk_test_plainKey123"
-    );
-    moto.put_secret("clerk/plain", "sk_test_rotatedKey789");
+#[test]
+fn rotation_is_read_after_the_ttl_and_not_before() {
+    let r = Rig::new();
+    r.moto
+        .create_secret("clerk/rotating", "sk_test_plainKey123");
+    let (cache, clock) = r.cache("clerk/rotating");
+    assert_eq!(r.cached_key(&cache), "sk_test_plainKey123");
+    assert_eq!(r.proxy.count(), 1);
+    r.moto.put_secret("clerk/rotating", "sk_test_rotatedKey789");
     for _ in 0..10 {
-        assert_eq!(
-            rt.block_on(cache.get()).unwrap().secret_key.expose(),
-            "sk_test_plainKey123"
-        );
+        assert_eq!(r.cached_key(&cache), "sk_test_plainKey123");
     }
-    assert_eq!(proxy.count(), before + 1, "cached inside the TTL");
-    clock.advance(300_001);
-    assert_eq!(
-        rt.block_on(cache.get()).unwrap().secret_key.expose(),
-        "sk_test_rotatedKey789"
-    );
-    assert_eq!(proxy.count(), before + 2);
+    assert_eq!(r.proxy.count(), 1, "cached inside the TTL");
+    clock.advance(PAST_TTL_MS);
+    assert_eq!(r.cached_key(&cache), "sk_test_rotatedKey789");
+    assert_eq!(r.proxy.count(), 2);
+}
 
-    // Secrets Manager down: transient; the cached secret keeps serving past the TTL.
-    proxy.set_down(true);
-    clock.advance(300_001);
-    assert_eq!(
-        rt.block_on(cache.get()).unwrap().secret_key.expose(),
-        "sk_test_rotatedKey789"
-    );
-    proxy.set_down(false);
+#[test]
+fn secrets_manager_down_the_cached_secret_keeps_serving_past_the_ttl() {
+    let r = Rig::new();
+    r.moto.create_secret("clerk/down", "sk_test_plainKey123");
+    let (cache, clock) = r.cache("clerk/down");
+    assert_eq!(r.cached_key(&cache), "sk_test_plainKey123");
+    r.proxy.set_down(true);
+    clock.advance(PAST_TTL_MS);
+    assert_eq!(r.cached_key(&cache), "sk_test_plainKey123");
+    // The cold read, with nothing cached, is a transient error.
+    let e = r.fetch("clerk/down").unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+}
 
-    // Nothing listening at all, cold: a transient error.
+#[test]
+fn nothing_listening_at_all_is_transient() {
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let e = rt
+    let e = rt()
         .block_on(AwsSecretSource::new(client(&dead), "clerk/plain").fetch())
         .unwrap_err();
     assert!(e.is_transient(), "{e:?}");
+}
 
-    // Deleted: permanent, and the cache stops serving it.
-    moto.delete_secret("clerk/plain");
-    clock.advance(300_001);
-    std::thread::sleep(Duration::from_millis(1100));
-    clock.advance(2_000);
-    let e = rt.block_on(cache.get()).unwrap_err();
+#[test]
+fn a_deleted_secret_is_permanent_and_the_cache_stops_serving_it() {
+    let r = Rig::new();
+    r.moto.create_secret("clerk/deleted", "sk_test_plainKey123");
+    let (cache, clock) = r.cache("clerk/deleted");
+    assert_eq!(r.cached_key(&cache), "sk_test_plainKey123");
+    r.moto.delete_secret("clerk/deleted");
+    clock.advance(PAST_TTL_MS);
+    let e = r.rt.block_on(cache.get()).unwrap_err();
+    assert!(matches!(e, SecretError::NotFound(_)), "{e:?}");
+    // Not served again from the cache, even inside the retry back-off.
+    let e = r.rt.block_on(cache.get()).unwrap_err();
     assert!(matches!(e, SecretError::NotFound(_)), "{e:?}");
 }
