@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use url::{Host, Url};
+
 use crate::jwks::KeyCacheSettings;
 use crate::keys::{KeyFormatError, PublishableKey};
 use crate::rsa_key::RsaKey;
@@ -216,85 +218,77 @@ fn parse_secs(v: Option<String>, default: u64) -> Result<Duration, String> {
 }
 
 /// Hosts allowed to be reached over plain `http://`.
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Splits `scheme://authority[/path]`; the host is the authority without user info and port.
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some((scheme, authority, path))
-}
-
-fn host_of(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        authority.split(']').next().map_or(authority, |h| &h[1..])
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+pub fn is_loopback_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 
-fn valid_authority(authority: &str) -> bool {
-    authority
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+/// An absolute `https://` URL with a host and no user info, query or fragment (`http://` for a
+/// loopback host only), as `url` parses it (WHATWG rules).
+fn parse_http_url(raw: &str, example: &str) -> Result<Url, String> {
+    let expected = || format!("expected an absolute URL such as {example}");
+    let url = Url::parse(raw).map_err(|_| expected())?;
+    let host = url.host().ok_or_else(expected)?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || raw.contains(char::is_whitespace)
+    {
+        return Err(expected());
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_host(&host) => Ok(url),
+        "http" => Err("plain http:// is only allowed for loopback hosts".into()),
+        _ => Err(format!("expected https://, e.g. {example}")),
+    }
+}
+
+/// The URL without a trailing slash (paths are appended to it).
+fn without_trailing_slash(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
 }
 
 fn parse_api_url(raw: &str) -> Result<String, String> {
-    let url = raw.trim_end_matches('/');
-    let (scheme, authority, path) =
-        split_url(url).ok_or("expected an absolute URL such as https://api.clerk.com")?;
-    if !valid_authority(authority) || url.contains(['?', '#', ' ']) {
-        return Err("expected an absolute URL such as https://api.clerk.com".into());
-    }
-    match scheme {
-        "https" => {}
-        "http" if is_loopback_host(host_of(authority)) => {}
-        "http" => return Err("plain http:// is only allowed for loopback hosts".into()),
-        _ => return Err("expected https://".into()),
-    }
-    Ok(format!("{scheme}://{authority}{path}"))
+    parse_http_url(raw, DEFAULT_API_URL).map(|u| without_trailing_slash(&u))
 }
 
+/// The issuer as written (tokens are compared with it exactly), once it parses as a URL.
 fn parse_issuer(raw: &str) -> Result<String, String> {
-    let iss = raw.trim_end_matches('/');
-    let (scheme, authority, _) = split_url(iss).ok_or("expected https://<host>")?;
-    if !valid_authority(authority) {
-        return Err("expected https://<host>".into());
-    }
-    if scheme != "https" && !(scheme == "http" && is_loopback_host(host_of(authority))) {
-        return Err("expected https://<host>".into());
-    }
-    Ok(iss.to_owned())
+    parse_http_url(raw, "https://clerk.example.com")
+        .map_err(|_| "expected https://<host>".to_owned())?;
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
-/// Origins: `scheme://host[:port]`, no path, no trailing slash (they are compared exactly).
+/// Origins: `scheme://host[:port]`, no path, compared exactly with `azp`, so written as a
+/// browser writes an origin (lower case, no default port, no trailing slash).
 pub fn parse_authorized_parties(raw: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let origin = item.trim_end_matches('/');
-        let ok = split_url(origin).is_some_and(|(scheme, authority, path)| {
-            matches!(scheme, "https" | "http") && path.is_empty() && valid_authority(authority)
-        });
-        if !ok {
-            return Err(format!(
-                "`{item}` is not an origin (expected scheme://host[:port], e.g. https://app.example.com)"
-            ));
-        }
-        if !out.iter().any(|o| o == origin) {
-            out.push(origin.to_owned());
+        let origin = Url::parse(item)
+            .ok()
+            .filter(|u| {
+                matches!(u.scheme(), "https" | "http")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && !item.trim_end_matches('/').ends_with(['/', '?', '#'])
+            })
+            .map(|u| u.origin().ascii_serialization())
+            .ok_or_else(|| {
+                format!(
+                    "`{item}` is not an origin (expected scheme://host[:port], e.g. https://app.example.com)"
+                )
+            })?;
+        if !out.contains(&origin) {
+            out.push(origin);
         }
     }
     if out.is_empty() {
@@ -359,6 +353,12 @@ mod tests {
             ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com/path"),
             ("CLERK_API_URL", "http://api.clerk.com"),
             ("CLERK_API_URL", "ftp://x"),
+            ("CLERK_API_URL", "https://user:pw@api.clerk.com"),
+            ("CLERK_API_URL", "https://api.clerk.com/?x=1"),
+            ("CLERK_API_URL", "http://127.0.0.2.evil.example"),
+            ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com?x"),
+            ("CLERK_AUTHORIZED_PARTIES", "https://a@app.example.com"),
+            ("CLERK_AUTHORIZED_PARTIES", "null"),
             ("CLERK_ISSUER", "http://evil.example.com"),
             ("CLERK_CLOCK_SKEW_MS", "-1"),
             ("CLERK_CLOCK_SKEW_MS", "600000"),
@@ -397,5 +397,20 @@ mod tests {
         assert_eq!(c.clock_skew_ms, 0);
         assert!(c.accept_pending);
         assert_eq!(c.require_secret_id().unwrap(), "clerk/secret");
+        let c = cfg(&[
+            ("CLERK_PUBLISHABLE_KEY", PK),
+            (
+                "CLERK_AUTHORIZED_PARTIES",
+                "HTTPS://App.Example.com:443, http://[::1]:5173/",
+            ),
+            ("CLERK_API_URL", "http://localhost:8123/base/"),
+        ])
+        .unwrap();
+        // As a browser writes the origin it sends in azp.
+        assert_eq!(
+            c.authorized_parties,
+            ["https://app.example.com", "http://[::1]:5173"]
+        );
+        assert_eq!(c.api_url, "http://localhost:8123/base");
     }
 }

@@ -129,11 +129,12 @@ pub fn check(input: &DeployInput) -> Result<Ready, Vec<Problem>> {
             Ok(origins) => {
                 let development = pk.as_ref().is_some_and(|p| p.instance() == Instance::Development);
                 for o in &origins {
-                    let host = o.split("://").nth(1).unwrap_or("").rsplit_once(':').map_or_else(
-                        || o.split("://").nth(1).unwrap_or(""),
-                        |(h, _)| h,
-                    );
-                    if o.starts_with("http://") && !(development && is_loopback_host(host)) {
+                    let url = url::Url::parse(o).ok();
+                    let loopback = url
+                        .as_ref()
+                        .and_then(url::Url::host)
+                        .is_some_and(|h| is_loopback_host(&h));
+                    if o.starts_with("http://") && !(development && loopback) {
                         problems.push(problem(
                             "CLERK_AUTHORIZED_PARTIES",
                             format!(
