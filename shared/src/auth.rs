@@ -1,5 +1,5 @@
 //! Authentication: token -> verified [`Session`], with keys from the PEM or from the cached key
-//! set (filled from Clerk with the secret from Secrets Manager).
+//! set (filled from Clerk with the secret from Secrets Manager): docs/contract.md, sections 2 and 3.
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! A token's payload, parsed once and kept whole: what the checks read and what a handler sees
-//! (docs/contract.md, "Claims").
+//! (docs/contract.md, sections 2 and 6).
 //!
 //! Every claim is parsed, not only those the checks read, so that the custom claims a handler
 //! reads are exactly what the verifier accepted: a payload that is not valid JSON anywhere (a

@@ -2,6 +2,7 @@
 //! one hardened HTTP client (short timeouts, no redirects, 200 required, body capped, bounded
 //! retries with jittered back-off), on the process's one HTTP stack ([`crate::https`], which the
 //! AWS SDK uses too). The client itself needs feature `aws`; the seams and parsing do not.
+//! docs/contract.md, section 7.
 
 use std::fmt;
 use std::time::Duration;

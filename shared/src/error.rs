@@ -40,7 +40,7 @@ macro_rules! reasons {
 }
 
 reasons! {
-    // 401: no acceptable token (docs/contract.md, checks 0 to 15).
+    // 401: no acceptable token (docs/contract.md, section 2: checks 0 to 16).
     SessionTokenMissing = (UNAUTHORIZED, "session-token-missing",
         "No session token: send Authorization: Bearer <token>."),
     TokenInvalid = (UNAUTHORIZED, "token-invalid", "The session token is malformed."),

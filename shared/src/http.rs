@@ -1,5 +1,5 @@
 //! HTTP glue for lambda_http: the bearer token of a request, and the one mapping from every
-//! failure to its HTTP answer (contract section 5).
+//! failure to its HTTP answer (docs/contract.md, section 5).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The key set cache (contract section 2, cache rules):
+//! The key set cache (docs/contract.md, section 4):
 //! TTL; a known `kid` never waits on the network while the set is fresh; an unknown `kid` or a bad
 //! signature under a cached key triggers at most one refetch per cool-down; concurrent misses
 //! share one fetch; a failed refresh keeps serving the last good set up to a hard maximum age.

@@ -5,7 +5,7 @@
 //! [`secret::SecretCache`]) -> [`verify::Verifier`] -> [`session::Session`] -> handler. Failures
 //! become HTTP in one place: [`http::ApiError::into_response`].
 //!
-//! The contract this implements is `clerk-session-tokens.md`; see the README.
+//! The contract this implements is docs/contract.md, in the repository.
 
 pub mod auth;
 pub mod claims;

@@ -1,4 +1,5 @@
-//! The Clerk secret key, read from AWS Secrets Manager and cached per container.
+//! The Clerk secret key, read from AWS Secrets Manager and cached per container (docs/contract.md,
+//! section 4).
 
 use std::fmt;
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! What a verified session exposes (contract section 4).
+//! What a verified session exposes (docs/contract.md, section 6).
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! Signatures already verified in this container.
+//! Signatures already verified in this container (docs/contract.md, section 4).
 //!
 //! A warm function sees the same session token many times: Clerk's tokens live 60 s and a page
 //! makes several calls with one. The RSA check is nearly all of the cost of a verification, so a

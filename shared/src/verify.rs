@@ -1,4 +1,5 @@
-//! The verifier: the contract's checks (section 3) in its order, with its reason codes.
+//! The verifier: the checks of docs/contract.md (section 2) in their order, with their reason
+//! codes.
 //!
 //! Pure and synchronous: keys come in from the caller (see [`crate::auth`]), time from the
 //! injected [`Clock`]. The token is decoded once; the signature is checked before any claim is
@@ -27,7 +28,7 @@ pub const CAT_IGNORE: &str = "cl_I7d4PD111III";
 /// JavaScript's `Date` range in ms: beyond it Clerk's checks see `NaN`; ours refuse (stricter).
 const JS_DATE_MAX_MS: f64 = 8.64e15;
 
-/// A token that passed checks 0 to 4: well-formed, RS256, not yet trusted.
+/// A token that passed checks 0 to 5 (docs/contract.md): well-formed, RS256, not yet trusted.
 #[derive(Debug)]
 pub struct DecodedToken<'t> {
     kid: Option<String>,
@@ -149,12 +150,12 @@ impl Verifier {
         &self.clock
     }
 
-    /// Checks 0 to 4: size, structure, `cat`, `typ`/`crit`, `alg`.
+    /// Checks 0 to 5: size, structure, `cat`, `typ`/`crit`, `alg`, `kid`.
     pub fn decode<'t>(&self, token: &'t str) -> Result<DecodedToken<'t>, Reason> {
         decode(token)
     }
 
-    /// Check 6 (signature), then 7 to 14 (claims).
+    /// Check 7 (signature), then 8 to 16 (claims).
     pub fn verify_decoded(
         &self,
         token: &DecodedToken<'_>,
@@ -179,8 +180,8 @@ impl Verifier {
         Ok(session)
     }
 
-    /// Check 6 with each key of `keys` that `token`'s `kid` names, in turn (two may share a `kid`
-    /// while Clerk rotates), then 7 to 14: `jwk-kid-mismatch` when no key has that `kid`,
+    /// Check 7 with each key of `keys` that `token`'s `kid` names, in turn (two may share a `kid`
+    /// while Clerk rotates), then 8 to 16: `jwk-kid-mismatch` when no key has that `kid`,
     /// `token-invalid-signature` when none verifies.
     pub fn verify_with(&self, token: &DecodedToken<'_>, keys: &KeySet) -> Result<Session, Reason> {
         let mut reason = Reason::JwkKidMismatch;
@@ -193,26 +194,26 @@ impl Verifier {
         Err(reason)
     }
 
-    /// Checks 0 to 14 with one key (networkless verification).
+    /// Checks 0 to 16 with one key (networkless verification: check 6 is the caller's).
     pub fn verify(&self, token: &str, key: &RsaKey) -> Result<Session, Reason> {
         let decoded = self.decode(token)?;
         self.verify_decoded(&decoded, key)
     }
 
-    /// Checks 7 to 14. Only call with a token whose signature was verified.
+    /// Checks 8 to 16. Only call with a token whose signature was verified.
     pub(crate) fn check_claims(&self, token: &DecodedToken<'_>) -> Result<Session, Reason> {
         let c = &token.claims;
-        // 7. sub
+        // 8. sub
         let sub = match c.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s,
             _ => return Err(Reason::TokenVerificationFailed),
         };
-        // 8. iss (ours: pinned)
+        // 9. iss (ours: pinned)
         match c.get("iss") {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             _ => return Err(Reason::TokenInvalidIssuer),
         }
-        // aud, only when configured
+        // 10. aud, only when configured
         if let Some(expected) = &self.audience {
             let ok = match c.get("aud") {
                 Some(Value::String(a)) => a == expected,
@@ -223,14 +224,14 @@ impl Verifier {
                 return Err(Reason::TokenVerificationFailed);
             }
         }
-        // 9. azp (ours: required)
+        // 11. azp (ours: required)
         let azp = match c.get("azp") {
             Some(Value::String(azp)) if self.authorized_parties.iter().any(|p| p == azp) => azp,
             _ => return Err(Reason::TokenInvalidAuthorizedParties),
         };
         let now = i128::from(self.clock.now_ms());
         let skew = i128::from(self.skew_ms);
-        // 10. exp
+        // 12. exp
         let exp = match c.get("exp").map(time_ms) {
             Some(Some(ms)) => ms,
             _ => return Err(Reason::TokenVerificationFailed),
@@ -238,26 +239,26 @@ impl Verifier {
         if exp <= now - skew {
             return Err(Reason::TokenExpired);
         }
-        // 11. nbf
+        // 13. nbf
         let nbf = match c.get("nbf").map(time_ms) {
             None => None,
             Some(None) => return Err(Reason::TokenVerificationFailed),
             Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenNotActiveYet),
             Some(Some(ms)) => Some(ms),
         };
-        // 12. iat
+        // 14. iat
         let iat = match c.get("iat").map(time_ms) {
             None => None,
             Some(None) => return Err(Reason::TokenVerificationFailed),
             Some(Some(ms)) if ms > now + skew => return Err(Reason::TokenIatInTheFuture),
             Some(Some(ms)) => Some(ms),
         };
-        // 13. sid (ours: required)
+        // 15. sid (ours: required)
         let sid = match c.get("sid") {
             Some(Value::String(s)) if !s.is_empty() => s,
             _ => return Err(Reason::TokenVerificationFailed),
         };
-        // 14. sts
+        // 16. sts
         let sts = match c.get("sts") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.as_str()),
@@ -301,12 +302,12 @@ fn time_ms(v: &Value) -> Option<i128> {
     Some(ms as i128)
 }
 
-/// Check 6: RS256 over `header.payload` with `key`.
+/// Check 7: RS256 over `header.payload` with `key`.
 pub fn signature_valid(token: &DecodedToken<'_>, key: &RsaKey) -> bool {
     key.verify_rs256(token.signing_input.as_bytes(), &token.signature)
 }
 
-/// Checks 0 to 4 of the contract.
+/// Checks 0 to 5 of the contract.
 pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
     // 0. size
     if token.len() > MAX_TOKEN_BYTES {
@@ -353,6 +354,7 @@ pub fn decode(token: &str) -> Result<DecodedToken<'_>, Reason> {
         Some(Value::String(alg)) if alg == "RS256" => {}
         _ => return Err(Reason::TokenInvalidAlgorithm),
     }
+    // 5. kid
     let kid = match header.kid {
         None => None,
         Some(Value::String(kid)) => Some(kid),
