@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -415,7 +415,7 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(env: &[(&str, String)], log: PathBuf) -> Self {
-        build_functions();
+        let cargo = prebuilt_cargo();
         let port = free_port();
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
@@ -431,6 +431,7 @@ impl Watch {
                 "--ignore-changes",
             ])
             .env("PATH", path_with_venv())
+            .env("CARGO", cargo)
             .stdout(out)
             .stderr(err);
         for (k, v) in env {
@@ -533,22 +534,48 @@ fn process_table() -> Vec<ProcInfo> {
     .collect()
 }
 
-/// Builds both functions as `cargo lambda watch` does (`cargo run --bin <name>`, so with the
-/// same features), once per test process: a function then starts at once on its first request,
-/// instead of compiling while that request waits (and the tests of a file, side by side, would
-/// each wait for the same build).
-fn build_functions() {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
+/// Builds both functions once per test process, as `cargo lambda watch` would (`cargo run --bin
+/// <name>`: the same features), and returns a `cargo` for watch to use instead of the real one
+/// (watch runs `$CARGO`): `cargo run ... --bin <name>` runs the binary built here, anything else
+/// goes to the real cargo.
+///
+/// Without it every function start is a `cargo run` that waits for the build lock of the shared
+/// `target/` (minutes, while another build runs) and rebuilds whatever changed in the tree since
+/// the test began, while the test's request waits; with it, a run tests the code it started with.
+fn prebuilt_cargo() -> PathBuf {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         for bin in ["public", "protected"] {
-            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            let status = Command::new(&cargo)
                 .current_dir(root())
                 .args(["build", "--quiet", "--bin", bin])
                 .status()
                 .unwrap_or_else(|e| panic!("cargo build --bin {bin}: {e}"));
             assert!(status.success(), "cargo build --bin {bin} failed");
         }
-    });
+        // Relative to the workspace, where the build above ran.
+        let target = root().join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or("target".into()));
+        // One per test process: a script another process is running cannot be rewritten.
+        let dir = target.join(format!("e2e-cargo/{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let shim = dir.join("cargo");
+        let script = format!(
+            "#!/bin/sh\n\
+             # Written by the e2e tests (tests/e2e/src/lib.rs): `cargo run ... --bin NAME` runs\n\
+             # {debug}/NAME, built when the tests started; anything else is the real cargo.\n\
+             if [ \"$1\" = run ]; then\n\
+             \x20 while [ $# -gt 0 ]; do [ \"$1\" = --bin ] && exec '{debug}'/\"$2\"; shift; done\n\
+             fi\n\
+             exec '{cargo}' \"$@\"\n",
+            debug = target.join("debug").display(),
+        );
+        std::fs::write(&shim, script).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        shim
+    })
+    .clone()
 }
 
 /// PATH with the venv first (cargo lambda finds zig there).
