@@ -16,6 +16,145 @@ pub const DEFAULT_CLOCK_SKEW_MS: u64 = 5_000;
 /// Largest skew accepted: beyond a minute a session token (60 s lifetime) means nothing.
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 
+/// How a [`Setting`] is written, and what its message says it expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Whole milliseconds.
+    Millis,
+    /// Whole seconds.
+    Secs,
+    /// A whole number; `zero` says what 0 means, if it means something special.
+    Count { zero: Option<&'static str> },
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`, any case), read as 1/0.
+    Flag,
+}
+
+/// A numeric or on/off setting, declared once in [`SETTINGS`]: its variable, default, allowed
+/// range and unit (which words the message). [`Config::from_lookup`] reads each with
+/// [`Setting::read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The environment variable.
+    pub var: &'static str,
+    /// The value when the variable is unset or empty.
+    pub default: u64,
+    /// The smallest value accepted.
+    pub min: u64,
+    /// The largest value accepted.
+    pub max: u64,
+    /// How it is written and what the message says.
+    pub unit: Unit,
+}
+
+impl Setting {
+    /// The value of `raw` (trimmed, `None` when unset or empty), or the error that names the
+    /// variable and what it expected.
+    pub fn read(&self, raw: Option<&str>) -> Result<u64, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(self.default);
+        };
+        let value = match self.unit {
+            Unit::Flag => match raw.to_ascii_lowercase().as_str() {
+                "false" | "0" | "no" | "off" => Some(0),
+                "true" | "1" | "yes" | "on" => Some(1),
+                _ => None,
+            },
+            Unit::Millis | Unit::Secs | Unit::Count { .. } => raw.parse::<u64>().ok(),
+        };
+        value
+            .filter(|v| (self.min..=self.max).contains(v))
+            .ok_or_else(|| ConfigError::new(self.var, self.expected()))
+    }
+
+    /// What the message for a value that cannot be used says.
+    pub fn expected(&self) -> String {
+        let (min, max) = (self.min, self.max);
+        match self.unit {
+            Unit::Millis => format!("expected whole milliseconds from {min} to {max}"),
+            Unit::Secs => format!("expected whole seconds from {min} to {max}"),
+            Unit::Count { zero } => match zero.filter(|_| min == 0) {
+                Some(zero) => format!("expected a whole number from 0 ({zero}) to {max}"),
+                None => format!("expected a whole number from {min} to {max}"),
+            },
+            Unit::Flag => "expected true or false".to_owned(),
+        }
+    }
+}
+
+/// Longest TTL, cool-down or age accepted for the caches: a day.
+const MAX_SECS: u64 = 86_400;
+
+/// `CLERK_CLOCK_SKEW_MS`.
+pub const CLOCK_SKEW_MS: Setting = Setting {
+    var: "CLERK_CLOCK_SKEW_MS",
+    default: DEFAULT_CLOCK_SKEW_MS,
+    min: 0,
+    max: MAX_CLOCK_SKEW_MS,
+    unit: Unit::Millis,
+};
+/// `CLERK_ACCEPT_PENDING_SESSIONS`.
+pub const ACCEPT_PENDING_SESSIONS: Setting = Setting {
+    var: "CLERK_ACCEPT_PENDING_SESSIONS",
+    default: 0,
+    min: 0,
+    max: 1,
+    unit: Unit::Flag,
+};
+/// `CLERK_JWKS_TTL_SECS` (the default is [`KeyCacheSettings::default`]'s, a test checks it).
+pub const JWKS_TTL_SECS: Setting = Setting {
+    var: "CLERK_JWKS_TTL_SECS",
+    default: 300,
+    min: 1,
+    max: MAX_SECS,
+    unit: Unit::Secs,
+};
+/// `CLERK_JWKS_COOLDOWN_SECS`.
+pub const JWKS_COOLDOWN_SECS: Setting = Setting {
+    var: "CLERK_JWKS_COOLDOWN_SECS",
+    default: 30,
+    min: 1,
+    max: MAX_SECS,
+    unit: Unit::Secs,
+};
+/// `CLERK_JWKS_MAX_AGE_SECS` (also at least `CLERK_JWKS_TTL_SECS`, checked after both are read).
+pub const JWKS_MAX_AGE_SECS: Setting = Setting {
+    var: "CLERK_JWKS_MAX_AGE_SECS",
+    default: 3600,
+    min: 1,
+    max: MAX_SECS,
+    unit: Unit::Secs,
+};
+/// `CLERK_SECRET_TTL_SECS`.
+pub const SECRET_TTL_SECS: Setting = Setting {
+    var: "CLERK_SECRET_TTL_SECS",
+    default: 300,
+    min: 1,
+    max: MAX_SECS,
+    unit: Unit::Secs,
+};
+/// `CLERK_SIGNATURE_CACHE_SIZE`.
+pub const SIGNATURE_CACHE_SIZE: Setting = Setting {
+    var: "CLERK_SIGNATURE_CACHE_SIZE",
+    default: crate::sig_cache::DEFAULT_CAPACITY as u64,
+    min: 0,
+    max: 65_536,
+    unit: Unit::Count { zero: Some("off") },
+};
+
+// The defaults pass the check that relates the two.
+const _: () = assert!(JWKS_MAX_AGE_SECS.default >= JWKS_TTL_SECS.default);
+
+/// Every numeric and on/off setting [`Config::from_lookup`] reads.
+pub const SETTINGS: [Setting; 7] = [
+    CLOCK_SKEW_MS,
+    ACCEPT_PENDING_SESSIONS,
+    JWKS_TTL_SECS,
+    JWKS_COOLDOWN_SECS,
+    JWKS_MAX_AGE_SECS,
+    SECRET_TTL_SECS,
+    SIGNATURE_CACHE_SIZE,
+];
+
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}: {message}")]
@@ -55,16 +194,18 @@ pub struct Config {
     pub jwt_key: Option<RsaKey>,
     /// `CLERK_API_URL`. Default `https://api.clerk.com`; plain `http://` only for loopback hosts.
     pub api_url: String,
-    /// `CLERK_CLOCK_SKEW_MS`. Default 5000; 0 is honoured; at most 60000.
+    /// `CLERK_CLOCK_SKEW_MS`. Default 5000; 0 is honoured; at most 60000. The numeric and on/off
+    /// settings below are declared, with their ranges, in [`SETTINGS`].
     pub clock_skew_ms: u64,
     /// `CLERK_ACCEPT_PENDING_SESSIONS` (`true`/`false`). Default `false`: a `pending` session is
     /// treated as signed out, as Clerk does.
     pub accept_pending: bool,
     /// Key set cache: `CLERK_JWKS_TTL_SECS` (default 300), `CLERK_JWKS_COOLDOWN_SECS` (default
     /// 30), `CLERK_JWKS_MAX_AGE_SECS` (default 3600: how long a stale set keeps serving while
-    /// Clerk is down).
+    /// Clerk is down; at least the TTL). Each from 1 to 86400.
     pub key_cache: KeyCacheSettings,
-    /// `CLERK_SECRET_TTL_SECS`: how long the secret is used before it is read again. Default 300.
+    /// `CLERK_SECRET_TTL_SECS`: how long the secret is used before it is read again. Default 300;
+    /// from 1 to 86400.
     pub secret_ttl: Duration,
     /// `CLERK_SIGNATURE_CACHE_SIZE`: signatures remembered as verified (see
     /// [`crate::sig_cache`]). Default 1024; 0 turns the cache off (every request pays the RSA
@@ -115,55 +256,26 @@ impl Config {
         let api_url = parse_api_url(get("CLERK_API_URL").as_deref().unwrap_or(DEFAULT_API_URL))
             .map_err(|m| ConfigError::new("CLERK_API_URL", m))?;
 
-        let clock_skew_ms = match get("CLERK_CLOCK_SKEW_MS") {
-            None => DEFAULT_CLOCK_SKEW_MS,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| *ms <= MAX_CLOCK_SKEW_MS)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "CLERK_CLOCK_SKEW_MS",
-                        format!("expected whole milliseconds from 0 to {MAX_CLOCK_SKEW_MS}"),
-                    )
-                })?,
-        };
+        let read = |setting: &Setting| setting.read(get(setting.var).as_deref());
+        let secs = |setting: &Setting| read(setting).map(Duration::from_secs);
 
-        let accept_pending = parse_bool(get("CLERK_ACCEPT_PENDING_SESSIONS"))
-            .map_err(|m| ConfigError::new("CLERK_ACCEPT_PENDING_SESSIONS", m))?;
-
-        let defaults = KeyCacheSettings::default();
+        let clock_skew_ms = read(&CLOCK_SKEW_MS)?;
+        let accept_pending = read(&ACCEPT_PENDING_SESSIONS)? == 1;
         let key_cache = KeyCacheSettings {
-            ttl: parse_secs(get("CLERK_JWKS_TTL_SECS"), defaults.ttl.as_secs())
-                .map_err(|m| ConfigError::new("CLERK_JWKS_TTL_SECS", m))?,
-            cooldown: parse_secs(get("CLERK_JWKS_COOLDOWN_SECS"), defaults.cooldown.as_secs())
-                .map_err(|m| ConfigError::new("CLERK_JWKS_COOLDOWN_SECS", m))?,
-            max_age: parse_secs(get("CLERK_JWKS_MAX_AGE_SECS"), defaults.max_age.as_secs())
-                .map_err(|m| ConfigError::new("CLERK_JWKS_MAX_AGE_SECS", m))?,
-            ..defaults
+            ttl: secs(&JWKS_TTL_SECS)?,
+            cooldown: secs(&JWKS_COOLDOWN_SECS)?,
+            max_age: secs(&JWKS_MAX_AGE_SECS)?,
+            ..KeyCacheSettings::default()
         };
         if key_cache.max_age < key_cache.ttl {
             return Err(ConfigError::new(
-                "CLERK_JWKS_MAX_AGE_SECS",
+                JWKS_MAX_AGE_SECS.var,
                 "must be at least CLERK_JWKS_TTL_SECS",
             ));
         }
-        let secret_ttl = parse_secs(get("CLERK_SECRET_TTL_SECS"), 300)
-            .map_err(|m| ConfigError::new("CLERK_SECRET_TTL_SECS", m))?;
-
-        let signature_cache = match get("CLERK_SIGNATURE_CACHE_SIZE") {
-            None => crate::sig_cache::DEFAULT_CAPACITY,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= 65_536)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "CLERK_SIGNATURE_CACHE_SIZE",
-                        "expected a whole number from 0 (off) to 65536",
-                    )
-                })?,
-        };
+        let secret_ttl = secs(&SECRET_TTL_SECS)?;
+        // At most 65536: fits any usize.
+        let signature_cache = read(&SIGNATURE_CACHE_SIZE)? as usize;
 
         Ok(Self {
             publishable_key,
@@ -194,26 +306,6 @@ impl Config {
 impl From<KeyFormatError> for ConfigError {
     fn from(e: KeyFormatError) -> Self {
         ConfigError::new("CLERK_PUBLISHABLE_KEY", e.to_string())
-    }
-}
-
-fn parse_bool(v: Option<String>) -> Result<bool, String> {
-    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(_) => Err("expected true or false".into()),
-    }
-}
-
-fn parse_secs(v: Option<String>, default: u64) -> Result<Duration, String> {
-    match v {
-        None => Ok(Duration::from_secs(default)),
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=86_400).contains(s))
-            .map(Duration::from_secs)
-            .ok_or_else(|| "expected whole seconds from 1 to 86400".into()),
     }
 }
 
@@ -336,6 +428,77 @@ mod tests {
         assert_eq!(c.key_cache.cooldown, Duration::from_secs(30));
         assert_eq!(c.key_cache.max_age, Duration::from_secs(3600));
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
+        assert_eq!(c.signature_cache, 1024);
+    }
+
+    #[test]
+    fn each_setting_default_is_in_its_range_and_matches_the_code_it_configures() {
+        for s in SETTINGS {
+            assert!(s.min <= s.default && s.default <= s.max, "{s:?}");
+            assert_eq!(s.read(None), Ok(s.default), "{s:?}");
+            for edge in [s.min, s.max] {
+                assert_eq!(s.read(Some(&edge.to_string())), Ok(edge), "{s:?}");
+            }
+            let others = SETTINGS.iter().filter(|o| o.var == s.var).count();
+            assert_eq!(others, 1, "{} declared twice", s.var);
+        }
+        let cache = KeyCacheSettings::default();
+        assert_eq!(JWKS_TTL_SECS.default, cache.ttl.as_secs());
+        assert_eq!(JWKS_COOLDOWN_SECS.default, cache.cooldown.as_secs());
+        assert_eq!(JWKS_MAX_AGE_SECS.default, cache.max_age.as_secs());
+        assert_eq!(
+            SIGNATURE_CACHE_SIZE.default,
+            crate::sig_cache::DEFAULT_CAPACITY as u64
+        );
+    }
+
+    #[test]
+    fn each_setting_refuses_values_outside_its_range_naming_its_variable() {
+        let base = [
+            ("CLERK_PUBLISHABLE_KEY", PK),
+            ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com"),
+        ];
+        for s in SETTINGS {
+            let mut bad = vec![
+                (s.max + 1).to_string(),
+                "x".into(),
+                "-1".into(),
+                "1.5".into(),
+            ];
+            if s.min > 0 {
+                bad.push((s.min - 1).to_string());
+            }
+            for value in &bad {
+                let mut pairs = base.to_vec();
+                pairs.push((s.var, value));
+                let err = cfg(&pairs).expect_err(&format!("{}={value} accepted", s.var));
+                assert_eq!(err, ConfigError::new(s.var, s.expected()), "{value}");
+                assert!(err.to_string().starts_with(s.var), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn setting_messages_say_what_is_expected() {
+        let expected = [
+            (CLOCK_SKEW_MS, "expected whole milliseconds from 0 to 60000"),
+            (ACCEPT_PENDING_SESSIONS, "expected true or false"),
+            (JWKS_TTL_SECS, "expected whole seconds from 1 to 86400"),
+            (JWKS_COOLDOWN_SECS, "expected whole seconds from 1 to 86400"),
+            (JWKS_MAX_AGE_SECS, "expected whole seconds from 1 to 86400"),
+            (SECRET_TTL_SECS, "expected whole seconds from 1 to 86400"),
+            (
+                SIGNATURE_CACHE_SIZE,
+                "expected a whole number from 0 (off) to 65536",
+            ),
+        ];
+        assert_eq!(expected.len(), SETTINGS.len());
+        for (s, message) in expected {
+            assert_eq!(s.expected(), message, "{}", s.var);
+        }
+        for (raw, value) in [("TRUE", 1), ("yes", 1), ("On", 1), ("no", 0), ("off", 0)] {
+            assert_eq!(ACCEPT_PENDING_SESSIONS.read(Some(raw)), Ok(value), "{raw}");
+        }
     }
 
     #[test]

@@ -230,6 +230,32 @@ fn usage_errors_exit_2_with_a_message() {
     for args in [
         vec![],
         vec!["frobnicate"],
+        vec!["decode", "a.b.c", "d.e.f"],
+        vec!["decode", "--unknown", "a.b.c"],
+        vec![
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            PK,
+            "--issuer",
+            ISS,
+            "--authorized-party",
+            AZP,
+            "t",
+        ],
+        vec![
+            "verify",
+            "--pem",
+            &f.pem,
+            "--publishable-key",
+            PK,
+            "--authorized-party",
+            AZP,
+            "--skew-ms",
+            "soon",
+            "t",
+        ],
         vec![
             "verify",
             "--publishable-key",
@@ -302,6 +328,75 @@ fn usage_errors_exit_2_with_a_message() {
         assert!(o.stdout.is_empty(), "{args:?}");
         assert!(!o.stderr.is_empty());
     }
+}
+
+#[test]
+fn help_lists_commands_and_flags_on_stdout() {
+    let o = run(&["--help"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for command in ["verify", "decode", "readiness"] {
+        assert!(out.contains(command), "{out}");
+    }
+    let o = run(&["verify", "--help"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--pem",
+        "--jwks",
+        "--api-url",
+        "--publishable-key",
+        "--issuer",
+        "--authorized-party",
+        "--skew-ms",
+        "--now-ms",
+        "--accept-pending",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+}
+
+#[test]
+fn authorized_parties_repeat_or_separate_with_commas() {
+    let f = files("parties");
+    let other = "https://other.example.com";
+    for azp in [AZP, other] {
+        let token = f.key.sign(&session_claims(ISS, azp, NOW));
+        for parties in [
+            vec!["--authorized-party", AZP, "--authorized-party", other],
+            vec![
+                "--authorized-party",
+                "https://other.example.com, https://app.example.com/",
+            ],
+        ] {
+            let mut args = vec![
+                "verify", "--pem", &f.pem, "--issuer", ISS, "--now-ms", NOW_MS,
+            ];
+            args.extend(parties);
+            args.push(&token);
+            let o = run(&args, None);
+            assert_eq!(o.status.code(), Some(0), "{azp} {args:?}");
+        }
+    }
+    let token = f
+        .key
+        .sign(&session_claims(ISS, "https://evil.example.com", NOW));
+    let o = run(
+        &[
+            "verify",
+            "--pem",
+            &f.pem,
+            "--issuer",
+            ISS,
+            "--authorized-party",
+            AZP,
+            "--now-ms",
+            NOW_MS,
+            &token,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]

@@ -1,20 +1,17 @@
-//! `clerk-token`: verify or decode a Clerk session token from the command line.
+//! `clerk-token`: verify or decode a Clerk session token from the command line, and check the
+//! deploy configuration (`readiness`, run by `scripts/deploy.sh`). `clerk-token --help` lists the
+//! commands and `clerk-token <command> --help` their options.
 //!
-//! ```text
-//! clerk-token verify (--pem FILE | --jwks FILE | --api-url URL)
-//!                    (--publishable-key PK | --issuer URL)
-//!                    --authorized-party ORIGIN [--authorized-party ORIGIN ...]
-//!                    [--skew-ms N] [--now-ms N] [--accept-pending] [TOKEN | -]
-//! clerk-token decode [TOKEN | -]
-//! ```
-//! `verify` prints one JSON object and exits 0 (valid), 1 (invalid) or 2 (usage or
-//! configuration error, message on standard error). `--api-url` reads the secret key from
-//! `CLERK_SECRET_KEY`.
+//! Exit status: 0 valid (or ready), 1 invalid (or not ready), 2 usage or configuration error
+//! (clap's own exit status for a bad command line; the message is on standard error). Results are
+//! one JSON object on standard output.
 
 use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde_json::json;
 use shared::clerk_api::{Call, ClerkBackend, KeyFetcher as _, parse_jwks};
 use shared::clock::{Clock, ManualClock};
@@ -25,120 +22,111 @@ use shared::keys::{PublishableKey, SecretKey};
 use shared::rsa_key::RsaKey;
 use shared::verify::{Verifier, decode_unverified};
 
-const USAGE: &str = "usage:
-  clerk-token verify (--pem FILE | --jwks FILE | --api-url URL)
-                     (--publishable-key PK | --issuer URL)
-                     --authorized-party ORIGIN [--authorized-party ORIGIN ...]
-                     [--skew-ms N] [--now-ms N] [--accept-pending] [TOKEN | -]
-  clerk-token decode [TOKEN | -]
-  clerk-token readiness      (checks CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY or CLERK_SECRET_ARN,
-                              CLERK_AUTHORIZED_PARTIES, CLERK_JWT_KEY before a deploy)
---api-url reads the secret key from CLERK_SECRET_KEY.";
-
-enum KeyArg {
-    Pem(String),
-    Jwks(String),
-    Api(String),
+#[derive(Parser)]
+#[command(
+    name = "clerk-token",
+    version,
+    about = "Verify or decode a Clerk session token"
+)]
+#[command(
+    after_help = "Exit status: 0 valid, 1 invalid (reason in the JSON on standard output), 2 usage or configuration error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-#[derive(Default)]
+#[derive(Subcommand)]
+enum Command {
+    /// Verify a token: prints {"valid": true, "session": ...} or {"valid": false, "reason": ...}.
+    Verify(VerifyArgs),
+    /// Decode a token WITHOUT any check: prints its header and payload, marked unverified.
+    Decode {
+        /// The token, or - (the default) to read it from standard input.
+        #[arg(value_name = "TOKEN | -")]
+        token: Option<String>,
+    },
+    /// Check the deploy configuration in the environment (scripts/deploy.sh runs this).
+    ///
+    /// Reads CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY or CLERK_SECRET_ARN, CLERK_AUTHORIZED_PARTIES
+    /// and CLERK_JWT_KEY; prints the template parameters they give (JSON) and exits 0, or lists
+    /// each problem with its fix on standard error and exits 1.
+    Readiness,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("keys").required(true).args(["pem", "jwks", "api_url"])))]
+#[command(group(ArgGroup::new("iss").required(true).args(["publishable_key", "issuer"])))]
 struct VerifyArgs {
-    key: Option<KeyArg>,
+    /// The instance's public key (PEM, as the dashboard's "JWT public key" shows it).
+    #[arg(long, value_name = "FILE")]
+    pem: Option<PathBuf>,
+    /// A key set file (the JSON of the Backend API's /v1/jwks).
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// Fetch the key set from this Backend API, with the secret key from CLERK_SECRET_KEY.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// The issuer is the frontend API of this publishable key.
+    #[arg(long = "publishable-key", value_name = "PK", value_parser = issuer_of_publishable_key)]
+    publishable_key: Option<String>,
+    /// The issuer, as written in the tokens (proxy or satellite set-ups).
+    #[arg(long, value_name = "URL")]
     issuer: Option<String>,
-    parties: Vec<String>,
+    /// An origin allowed in `azp` (repeat, or separate with commas).
+    #[arg(
+        long = "authorized-party",
+        value_name = "ORIGIN",
+        required = true,
+        value_parser = origins
+    )]
+    authorized_parties: Vec<Origins>,
+    /// Clock skew allowed for exp, nbf and iat, in milliseconds (default 5000).
+    #[arg(long, value_name = "N")]
     skew_ms: Option<u64>,
+    /// Verify as if the time were this (milliseconds since the epoch).
+    #[arg(long, value_name = "N")]
     now_ms: Option<u64>,
+    /// Accept a pending session (treated as signed out otherwise, as Clerk does).
+    #[arg(long)]
     accept_pending: bool,
+    /// The token, or - (the default) to read it from standard input.
+    #[arg(value_name = "TOKEN | -")]
     token: Option<String>,
 }
 
+/// The origins one `--authorized-party` gives.
+#[derive(Clone)]
+struct Origins(Vec<String>);
+
+fn origins(raw: &str) -> Result<Origins, String> {
+    parse_authorized_parties(raw).map(Origins)
+}
+
+fn issuer_of_publishable_key(raw: &str) -> Result<String, String> {
+    PublishableKey::parse(raw)
+        .map(|pk| pk.issuer())
+        .map_err(|e| e.to_string())
+}
+
+/// Where the keys come from.
+enum KeySource {
+    Local(KeySet),
+    Remote(ClerkBackend, SecretKey),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("verify") => match parse_verify(&args[1..]).and_then(run_verify) {
-            Ok(code) => code,
-            Err(msg) => usage_error(&msg),
-        },
-        Some("decode") => run_decode(&args[1..]),
-        Some("readiness") => run_readiness(),
-        Some("-h" | "--help" | "help") => {
-            eprintln!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        _ => usage_error("expected a command: verify or decode"),
-    }
-}
-
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("clerk-token: {msg}\n{USAGE}");
-    ExitCode::from(2)
-}
-
-fn parse_verify(args: &[String]) -> Result<VerifyArgs, String> {
-    let mut out = VerifyArgs::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let set_key = |out: &mut VerifyArgs, k: KeyArg| {
-            if out.key.replace(k).is_some() {
-                Err("give exactly one of --pem, --jwks, --api-url".to_owned())
-            } else {
-                Ok(())
-            }
-        };
-        match arg.as_str() {
-            "--pem" => set_key(&mut out, KeyArg::Pem(value("--pem")?))?,
-            "--jwks" => set_key(&mut out, KeyArg::Jwks(value("--jwks")?))?,
-            "--api-url" => set_key(&mut out, KeyArg::Api(value("--api-url")?))?,
-            "--publishable-key" => {
-                let pk = PublishableKey::parse(&value("--publishable-key")?)
-                    .map_err(|e| format!("--publishable-key: {e}"))?;
-                if out.issuer.replace(pk.issuer()).is_some() {
-                    return Err("give exactly one of --publishable-key, --issuer".into());
-                }
-            }
-            "--issuer" => {
-                if out
-                    .issuer
-                    .replace(value("--issuer")?.trim_end_matches('/').to_owned())
-                    .is_some()
-                {
-                    return Err("give exactly one of --publishable-key, --issuer".into());
-                }
-            }
-            "--authorized-party" => {
-                let parsed = parse_authorized_parties(&value("--authorized-party")?)
-                    .map_err(|e| format!("--authorized-party: {e}"))?;
-                out.parties.extend(parsed);
-            }
-            "--skew-ms" => {
-                out.skew_ms = Some(
-                    value("--skew-ms")?
-                        .parse()
-                        .map_err(|_| "--skew-ms: expected milliseconds")?,
-                );
-            }
-            "--now-ms" => {
-                out.now_ms = Some(
-                    value("--now-ms")?
-                        .parse()
-                        .map_err(|_| "--now-ms: expected milliseconds since the epoch")?,
-                );
-            }
-            "--accept-pending" => out.accept_pending = true,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            token => {
-                if out.token.replace(token.to_owned()).is_some() {
-                    return Err("give at most one token".into());
-                }
-            }
-        }
-    }
-    Ok(out)
+    let result = match Cli::parse().command {
+        Command::Verify(args) => run_verify(args),
+        Command::Decode { token } => run_decode(token.as_deref()),
+        Command::Readiness => Ok(run_readiness()),
+    };
+    result.unwrap_or_else(|msg| {
+        // A problem found after parsing (a key file, the environment): shaped and numbered as
+        // clap's own errors.
+        eprintln!("error: {msg}\n\nFor more information, try '--help'.");
+        ExitCode::from(2)
+    })
 }
 
 fn read_token(arg: Option<&str>) -> Result<String, String> {
@@ -166,9 +154,15 @@ fn invalid(reason: Reason) -> ExitCode {
 }
 
 fn run_verify(a: VerifyArgs) -> Result<ExitCode, String> {
-    let key_arg = a.key.ok_or("give one of --pem, --jwks, --api-url")?;
-    let issuer = a.issuer.ok_or("give one of --publishable-key, --issuer")?;
-    let mut verifier = Verifier::new(issuer, a.parties)
+    // clap's groups guarantee one key source and one issuer; the issuer of a publishable key was
+    // derived while parsing.
+    let issuer = match (a.publishable_key, a.issuer) {
+        (Some(issuer), _) => issuer,
+        (None, Some(issuer)) => issuer.trim_end_matches('/').to_owned(),
+        (None, None) => return Err("give one of --publishable-key, --issuer".into()),
+    };
+    let parties = a.authorized_parties.into_iter().flat_map(|o| o.0).collect();
+    let mut verifier = Verifier::new(issuer, parties)
         .map_err(|_| "give at least one --authorized-party".to_owned())?
         .with_accept_pending(a.accept_pending);
     if let Some(skew) = a.skew_ms {
@@ -178,33 +172,35 @@ fn run_verify(a: VerifyArgs) -> Result<ExitCode, String> {
         let clock: Arc<dyn Clock> = ManualClock::new(now);
         verifier = verifier.with_clock(clock);
     }
-    let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"));
+    let read =
+        |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     // Keys first: a bad key file is a usage error whatever the token.
-    let keys = match &key_arg {
-        KeyArg::Pem(path) => Some(KeySet::networkless(
-            RsaKey::from_pem(&read(path)?, None).map_err(|e| format!("--pem {path}: {e}"))?,
+    let keys = match (a.pem, a.jwks, a.api_url) {
+        (Some(path), _, _) => KeySource::Local(KeySet::networkless(
+            RsaKey::from_pem(&read(&path)?, None)
+                .map_err(|e| format!("--pem {}: {e}", path.display()))?,
         )),
-        KeyArg::Jwks(path) => Some(KeySet::new(
-            parse_jwks(read(path)?.as_bytes()).map_err(|e| format!("--jwks {path}: {e}"))?,
+        (None, Some(path), _) => KeySource::Local(KeySet::new(
+            parse_jwks(read(&path)?.as_bytes())
+                .map_err(|e| format!("--jwks {}: {e}", path.display()))?,
         )),
-        KeyArg::Api(_) => None,
-    };
-    let remote = match &key_arg {
-        KeyArg::Api(url) => Some(prepare_remote(url)?),
-        _ => None,
+        (None, None, Some(url)) => {
+            let (backend, secret) = prepare_remote(&url)?;
+            KeySource::Remote(backend, secret)
+        }
+        (None, None, None) => return Err("give one of --pem, --jwks, --api-url".into()),
     };
     let token = read_token(a.token.as_deref())?;
     let decoded = match verifier.decode(&token) {
         Ok(d) => d,
         Err(reason) => return Ok(invalid(reason)),
     };
-    let keys = match (keys, remote) {
-        (Some(k), _) => k,
-        (None, Some((backend, secret))) => match fetch_remote(&backend, &secret)? {
-            Ok(k) => k,
+    let keys = match keys {
+        KeySource::Local(keys) => keys,
+        KeySource::Remote(backend, secret) => match fetch_remote(&backend, &secret)? {
+            Ok(keys) => keys,
             Err(reason) => return Ok(invalid(reason)),
         },
-        (None, None) => return Err("no key source".into()),
     };
     Ok(match verifier.verify_with(&decoded, &keys) {
         Ok(session) => {
@@ -245,15 +241,9 @@ fn fetch_remote(
     })
 }
 
-fn run_decode(args: &[String]) -> ExitCode {
-    if args.len() > 1 || args.first().is_some_and(|a| a.starts_with("--")) {
-        return usage_error("decode takes one token or -");
-    }
-    let token = match read_token(args.first().map(String::as_str)) {
-        Ok(t) => t,
-        Err(e) => return usage_error(&e),
-    };
-    match decode_unverified(&token) {
+fn run_decode(token: Option<&str>) -> Result<ExitCode, String> {
+    let token = read_token(token)?;
+    Ok(match decode_unverified(&token) {
         Ok(u) => {
             print_json(
                 &json!({"verified": u.verified, "warning": "UNVERIFIED: decoded without any check", "header": u.header, "payload": u.payload}),
@@ -261,9 +251,8 @@ fn run_decode(args: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(reason) => invalid(reason),
-    }
+    })
 }
-
 /// Before a deploy: prints the template parameters it derives (JSON) and exits 0, or lists every
 /// problem with its fix on standard error and exits 1.
 fn run_readiness() -> ExitCode {
