@@ -274,6 +274,8 @@ fn spawn_api(inner: &Arc<Inner>, listener: TcpListener) {
 async fn serve(listener: TcpListener, router: Router, conns: Option<Arc<Mutex<Vec<AbortHandle>>>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let svc = TowerToHyperService::new(router.clone());

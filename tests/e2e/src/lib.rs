@@ -327,6 +327,8 @@ impl CountingProxy {
         rt.spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let mode = m.load(Ordering::SeqCst);
