@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_secretsmanager::config::retry::RetryConfig;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use e2e::{CountingProxy, Moto, free_port};
 use serde_json::json;
@@ -21,9 +22,12 @@ const TTL: Duration = Duration::from_secs(300);
 /// Past the TTL.
 const PAST_TTL_MS: u64 = 300_001;
 
+/// A client without the SDK's own retries: what is tested is how each answer is classified and
+/// cached, and a retry would sleep in real time (its back-off) inside these manual-clock tests.
 fn client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
     let conf = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
         .endpoint_url(endpoint)
