@@ -11,13 +11,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::str::FromStr as _;
 use std::sync::OnceLock;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::http::HeaderMap;
-use lambda_http::http::header::{HOST, HeaderName, HeaderValue, SET_COOKIE};
+use lambda_http::http::header::{COOKIE, HOST, HeaderName, HeaderValue, SET_COOKIE};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::request::LambdaRequest;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Context, Error, Request, RequestExt as _, Response, service_fn};
 use serde::Deserialize;
 use serde::ser::{Error as _, Serialize, SerializeMap as _, SerializeStruct as _, Serializer};
@@ -89,15 +91,17 @@ pub fn request(event: &str, context: Context) -> Result<Request, Refused> {
         Ok(e) => e,
         Err(e) => return Err(unreadable(event, e)),
     };
-    if let Err(what) = convertible(&event) {
-        return Err(Refused::Malformed(Malformed {
-            request_id: event.request_context.request_id.clone().unwrap_or_default(),
-            method: event.request_context.http.method.to_string(),
-            path: event.raw_path.clone().unwrap_or_default(),
+    let request_id = event.request_context.request_id.clone();
+    let method = event.request_context.http.method.clone();
+    let raw_path = event.raw_path.clone();
+    let mut req = convert(event).map_err(|what| {
+        Refused::Malformed(Malformed {
+            request_id: request_id.unwrap_or_default(),
+            method: method.to_string(),
+            path: raw_path.unwrap_or_default(),
             what,
-        }));
-    }
-    let mut req = Request::from(LambdaRequest::ApiGatewayV2(event));
+        })
+    })?;
     if let Some(trace) = context.xray_trace_id.as_deref()
         && let Ok(value) = HeaderValue::from_str(trace)
     {
@@ -138,27 +142,28 @@ fn unreadable(event: &str, error: serde_json::Error) -> Refused {
     }
 }
 
-/// Whether lambda_http's conversion of `event` completes: the same URL it builds (host, scheme
-/// and path through `url::Url`, then the raw query string appended) must parse as an
-/// `http::Uri`, and a base64 body must decode; it panics otherwise.
-fn convertible(event: &Event) -> Result<(), &'static str> {
+/// lambda_http's own conversion of an HTTP API event (`into_api_gateway_v2_request`, 1.3), step
+/// for step, but fallible where it panics: the URL it builds (host, scheme and path through
+/// `url::Url`, then the raw query string appended) must parse as an `http::Uri`, and a base64
+/// body must decode. The tests hold it to lambda_http's result for every event lambda_http takes.
+fn convert(event: Event) -> Result<Request, &'static str> {
     let headers = &event.headers;
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .or(event.request_context.domain_name.as_deref());
-    let raw_path = event.raw_path.as_deref().unwrap_or_default();
+    let raw_path = event.raw_path.unwrap_or_default();
     let staged;
     let path = match event.request_context.stage.as_deref() {
         Some(stage) if stage != "$default" && !ignore_stage_in_path() => {
             if raw_path.starts_with(&format!("/{stage}/")) {
-                raw_path
+                raw_path.as_str()
             } else {
                 staged = format!("/{stage}{raw_path}");
                 &staged
             }
         }
-        _ => raw_path,
+        _ => raw_path.as_str(),
     };
     let mut uri = match host {
         None => url::Url::parse(&format!("http://localhost{path}")).map(|u| u.path().to_owned()),
@@ -171,22 +176,47 @@ fn convertible(event: &Event) -> Result<(), &'static str> {
         }
     }
     .map_err(|_| "the host, scheme or path")?;
+    // lambda_http reads the raw query string, not API Gateway's parsed parameters (which are not
+    // what the WHATWG URL parser gives).
+    let query_parameters = match &event.raw_query_string {
+        Some(query) => QueryMap::from_str(query).unwrap_or_default(),
+        None => event.query_string_parameters,
+    };
     if let Some(query) = event.raw_query_string.as_deref()
         && !query.is_empty()
     {
         uri.push('?');
         uri.push_str(query);
     }
-    lambda_http::http::Uri::try_from(uri).map_err(|_| "the URL (query string)")?;
-    if event.is_base64_encoded
-        && let Some(body) = event.body.as_deref()
+    let uri = lambda_http::http::Uri::try_from(uri).map_err(|_| "the URL (query string)")?;
+    let body = match event.body.as_deref() {
+        None => Body::default(),
+        Some(b) if event.is_base64_encoded => {
+            use base64::Engine as _;
+            Body::from(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|_| "the base64 body")?,
+            )
+        }
+        Some(b) => Body::from(b),
+    };
+    let mut headers = event.headers;
+    if let Some(cookies) = event.cookies
+        && let Ok(value) = HeaderValue::from_str(&cookies.join("; "))
     {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|_| "the base64 body")?;
+        headers.insert(COOKIE, value);
     }
-    Ok(())
+    let mut req = Request::new(body);
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    *req.method_mut() = event.request_context.http.method.clone();
+    Ok(req
+        .with_raw_http_path(raw_path)
+        .with_query_string_parameters(query_parameters)
+        .with_path_parameters(QueryMap::from(event.path_parameters))
+        .with_stage_variables(QueryMap::from(event.stage_variables))
+        .with_request_context(RequestContext::ApiGatewayV2(event.request_context)))
 }
 
 /// lambda_http's switch for dropping the stage from the path, read once.
@@ -452,12 +482,52 @@ mod tests {
                 .get("cookie")
                 .is_none()
         );
-        for q in ["", "a=1&b=%22x%22", "q=%3C%3E&r=a+b", "x={}|^`"] {
-            let event = event_with(|v| v["rawQueryString"] = q.into());
-            let expected =
-                std::panic::catch_unwind(|| lambda_http::request::from_str(&event).is_ok());
-            let ours = request(&event, Context::default());
-            assert_eq!(ours.is_ok(), expected.unwrap_or(false), "{q}");
+        // Every event lambda_http takes gives the request lambda_http gives.
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [Edit; 13] = [
+            |_| {},
+            |v| v["rawQueryString"] = "a=1&b=%22x%22&a=2".into(),
+            |v| v["rawQueryString"] = "q=%3C%3E&r=a+b".into(),
+            |v| v["rawQueryString"] = "x={}|^`".into(),
+            |v| v["requestContext"]["stage"] = "prod".into(),
+            |v| v["rawPath"] = "/api/a b/%2e%2e/\u{e9}/x|y".into(),
+            |v| v["cookies"] = serde_json::json!(["a=1", "b=2"]),
+            |v| v["pathParameters"] = serde_json::json!({"proxy": "x/y"}),
+            |v| v["stageVariables"] = serde_json::json!({"env": "dev"}),
+            |v| {
+                v["isBase64Encoded"] = true.into();
+                v["body"] = "AP8=".into();
+            },
+            |v| v["body"] = "{\"text\":1}".into(),
+            |v| {
+                v["headers"].as_object_mut().unwrap().remove("host");
+            },
+            |v| v["headers"]["x-forwarded-proto"] = "http".into(),
+        ];
+        for edit in edits {
+            let event = event_with(edit);
+            let Ok(Ok(theirs)) =
+                std::panic::catch_unwind(|| lambda_http::request::from_str(&event))
+            else {
+                panic!("lambda_http refused {event}")
+            };
+            let ours = request(&event, Context::default()).unwrap();
+            assert_eq!(ours.method(), theirs.method(), "{event}");
+            assert_eq!(ours.uri(), theirs.uri(), "{event}");
+            assert_eq!(ours.headers(), theirs.headers(), "{event}");
+            assert_eq!(ours.raw_http_path(), theirs.raw_http_path(), "{event}");
+            assert_eq!(
+                ours.query_string_parameters(),
+                theirs.query_string_parameters(),
+                "{event}"
+            );
+            assert_eq!(ours.path_parameters(), theirs.path_parameters(), "{event}");
+            assert_eq!(ours.stage_variables(), theirs.stage_variables(), "{event}");
+            assert_eq!(ours.body().as_ref(), theirs.body().as_ref(), "{event}");
+            assert_eq!(
+                format!("{:?}", ours.request_context_ref()),
+                format!("{:?}", theirs.request_context_ref()),
+            );
         }
         let staged = event_with(|v| v["requestContext"]["stage"] = "prod".into());
         assert_eq!(
