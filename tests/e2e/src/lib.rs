@@ -1,6 +1,8 @@
 //! The local stack for end-to-end tests: moto's Secrets Manager (behind a counting proxy), the
 //! Clerk stand-in, and the functions under `cargo lambda watch`. Every process is started on a
-//! free loopback port and stopped (with its process group) when its guard drops.
+//! free loopback port and stopped (with its process group) when its guard drops; several stacks
+//! can run side by side in one test process. Watch runs the functions built when the test process
+//! started ([`Watch::start`]). Tests wait for a condition with [`eventually`], never a fixed sleep.
 
 #![allow(
     clippy::print_stderr,
