@@ -1,4 +1,4 @@
-//! Clerk key formats (docs/contract.md, section 3): publishable keys, secret keys.
+//! Clerk key formats (docs/contract.md, section 8): publishable keys, secret keys.
 
 use std::fmt;
 

@@ -15,10 +15,10 @@ use std::str::FromStr as _;
 use std::sync::OnceLock;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::{COOKIE, HOST, HeaderName, HeaderValue, SET_COOKIE};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Context, Error, Request, RequestExt as _, Response, service_fn};
 use serde::Deserialize;

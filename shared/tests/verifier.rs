@@ -299,7 +299,7 @@ fn check_4_algorithm_is_pinned() {
 }
 
 #[test]
-fn check_6_signature_before_claims() {
+fn check_7_signature_before_claims() {
     let f = fixture();
     let good = f.key.sign(&f.claims());
     let (input, sig) = good.rsplit_once('.').unwrap();
@@ -327,7 +327,7 @@ fn check_6_signature_before_claims() {
 }
 
 #[test]
-fn check_7_sub() {
+fn check_8_sub() {
     let f = fixture();
     for sub in [None, Some(json!(42)), Some(json!("")), Some(Value::Null)] {
         let t = f.with(|c| match &sub {
@@ -343,7 +343,7 @@ fn check_7_sub() {
 }
 
 #[test]
-fn check_8_issuer_is_pinned() {
+fn check_9_issuer_is_pinned() {
     let f = fixture();
     for iss in [
         Some(json!("https://other-instance.clerk.accounts.dev")),
@@ -365,7 +365,7 @@ fn check_8_issuer_is_pinned() {
 }
 
 #[test]
-fn check_9_authorized_party_is_required() {
+fn check_11_authorized_party_is_required() {
     let f = fixture();
     for azp in [
         Some(json!("https://evil.example.com")),
@@ -403,7 +403,7 @@ fn check_9_authorized_party_is_required() {
 const SKEW: i64 = 5_000;
 
 #[test]
-fn check_10_expiry_boundary_with_skew() {
+fn check_12_expiry_boundary_with_skew() {
     let f = fixture();
     let exp = NOW + 60;
     let t = f.key.sign(&f.claims());
@@ -417,7 +417,7 @@ fn check_10_expiry_boundary_with_skew() {
 }
 
 #[test]
-fn check_11_not_before_boundary_with_skew() {
+fn check_13_not_before_boundary_with_skew() {
     let f = fixture();
     let nbf = NOW - 10;
     let t = f.with(|c| {
@@ -433,7 +433,7 @@ fn check_11_not_before_boundary_with_skew() {
 }
 
 #[test]
-fn check_12_issued_at_boundary_with_skew() {
+fn check_14_issued_at_boundary_with_skew() {
     let f = fixture();
     let t = f.with(|c| {
         c.remove("nbf");
@@ -493,7 +493,7 @@ fn time_claims_of_the_wrong_type() {
 }
 
 #[test]
-fn check_13_session_id_is_required() {
+fn check_15_session_id_is_required() {
     let f = fixture();
     for sid in [None, Some(json!(1)), Some(json!(""))] {
         let t = f.with(|c| match &sid {
@@ -509,7 +509,7 @@ fn check_13_session_id_is_required() {
 }
 
 #[test]
-fn check_14_pending_sessions() {
+fn check_16_pending_sessions() {
     let f = fixture();
     let t = f.with(|c| {
         c.insert("sts".into(), json!("pending"));

@@ -101,16 +101,16 @@ const cases = [
 // Our documented stricter rules: where Clerk accepts and we refuse, or both refuse with reasons
 // that differ because of our order (signature before claims) or our extra checks.
 const STRICTER = {
-  'iss-wrong': 'issuer pinned (check 8)',
-  'iss-missing': 'issuer pinned (check 8)',
-  'sid-missing': 'sid required (check 13)',
+  'iss-wrong': 'issuer pinned (check 9)',
+  'iss-missing': 'issuer pinned (check 9)',
+  'sid-missing': 'sid required (check 15)',
   'crit': 'crit rejected (check 3)',
   'alg-RS384': 'alg pinned to RS256 (check 4)',
   'alg-RS512': 'alg pinned to RS256 (check 4)',
   'cat-template': 'JWT-template tokens refused (check 2)',
   // verifyToken alone accepts pending sessions; Clerk's authenticateRequest treats them as signed
-  // out, and so do we, in the verifier itself (check 14, CLERK_ACCEPT_PENDING_SESSIONS to allow).
-  'sts-pending': 'pending sessions refused (check 14)',
+  // out, and so do we, in the verifier itself (check 16, CLERK_ACCEPT_PENDING_SESSIONS to allow).
+  'sts-pending': 'pending sessions refused (check 16)',
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'differential-'));

@@ -262,7 +262,7 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
             assert_eq!(line["span"]["user_id"], "user_2testUser", "{line}");
             assert_eq!(line["fields"]["request_id"], "req-good", "{line}");
         }
-                if level.contains(['[', 'l']) && level.starts_with("shared") {
+        if level.contains(['[', 'l']) && level.starts_with("shared") {
             assert!(log.contains("RUST_LOG is not a list of level directives"));
         }
         lines_at.push((level, log.lines().count()));
