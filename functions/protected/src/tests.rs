@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
 use serde_json::{Value, json};
@@ -31,7 +32,12 @@ async fn rig() -> Rig {
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let secrets = FakeSecretSource::new(stub.secret_key());
-    let backend = Arc::new(ClerkBackend::new(stub.api_url()).unwrap());
+    // Manual clock: a retry does not wait in real time either.
+    let backend = Arc::new(
+        ClerkBackend::new(stub.api_url())
+            .unwrap()
+            .with_retry_backoff(Duration::ZERO, Duration::ZERO),
+    );
     let clock = ManualClock::new(SystemClock.now_ms());
     let app = App::new(
         &config,

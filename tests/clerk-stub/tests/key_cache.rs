@@ -41,7 +41,11 @@ async fn rig() -> Rig {
     let auth = Arc::new(Authenticator::remote(
         verifier,
         cache,
-        Arc::new(ClerkBackend::new(stub.api_url()).unwrap()),
+        Arc::new(
+            ClerkBackend::new(stub.api_url())
+                .unwrap()
+                .with_retry_backoff(Duration::ZERO, Duration::ZERO),
+        ),
         KeyCacheSettings::default(),
     ));
     Rig {
