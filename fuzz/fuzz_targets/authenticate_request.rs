@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use shared::clock::ManualClock;
 use shared::http::bearer_token;
 use shared::rsa_key::RsaKey;
-use shared::testing::TestKey;
+use test_support::TestKey;
 use shared::verify::Verifier;
 
 fn key() -> &'static (RsaKey, Verifier) {

@@ -7,11 +7,9 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use shared::clock::ManualClock;
 use shared::rsa_key::RsaKey;
-use shared::testing::{TestKey, session_claims};
+use test_support::{AZP, ISS, TestKey, session_claims};
 use shared::verify::{Verifier, decode_unverified};
 
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
 
 struct F {
     key: RsaKey,

@@ -13,12 +13,9 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use shared::clock::ManualClock;
-use shared::testing::{Floor, TestKey, session_claims};
 use shared::verify::Verifier;
-
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
+use test_support::bench::{Floor, interleaved, print_interleaved};
+use test_support::{AZP, ISS, NOW, TestKey, session_claims};
 
 fn main() {
     let key = TestKey::generate("ins_bench");
@@ -70,6 +67,6 @@ fn main() {
         c.bench_function(name, |b| b.iter(&mut *f));
     }
     c.final_summary();
-    let lines = shared::testing::interleaved(60, 200, &mut benches);
-    shared::testing::print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
+    let lines = interleaved(60, 200, &mut benches);
+    print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
 }

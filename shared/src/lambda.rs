@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn request_is_lambda_https_own() {
-        let raw = crate::testing::apigw_v2_event(
+        let raw = test_support::apigw_v2_event(
             "GET",
             "/api/protected",
             &[
@@ -400,7 +400,7 @@ mod tests {
 
     /// The event of `GET /api/protected` with `edit` applied to its JSON.
     fn event_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
-        let mut v: serde_json::Value = serde_json::from_str(&crate::testing::apigw_v2_event(
+        let mut v: serde_json::Value = serde_json::from_str(&test_support::apigw_v2_event(
             "GET",
             "/api/protected",
             &[("authorization", "Bearer x")],
@@ -461,7 +461,7 @@ mod tests {
                     assert_eq!(m.method, "GET");
                     let answer = m.answer();
                     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
-                    let body = crate::testing::json_body(&answer);
+                    let body = test_support::json_body(&answer);
                     assert_eq!(body["reason"], "request-malformed", "{event}");
                     assert_eq!(body["error"], "bad_request");
                 }

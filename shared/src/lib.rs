@@ -25,8 +25,6 @@ pub mod rsa_key;
 pub mod secret;
 pub mod session;
 pub mod sig_cache;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 mod ttl_cell;
 pub mod verify;
 

@@ -15,12 +15,9 @@ use shared::clock::ManualClock;
 use shared::error::Reason;
 use shared::http::bearer_token;
 use shared::jwks::KeySet;
-use shared::testing::{TestKey, b64_json, session_claims};
 use shared::verify::Verifier;
+use test_support::{AZP, ISS, NOW, TestKey, b64_json, session_claims};
 
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
 const KID: &str = "ins_attack";
 
 struct World {

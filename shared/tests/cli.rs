@@ -6,12 +6,7 @@ use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use shared::testing::{TestKey, session_claims};
-
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const PK: &str = "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
+use test_support::{AZP, ISS, NOW, PK, TestKey, session_claims};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_clerk-token"))

@@ -11,12 +11,8 @@ use shared::clock::ManualClock;
 use shared::error::Reason;
 use shared::http::bearer_token;
 use shared::rsa_key::RsaKey;
-use shared::testing::{TestKey, session_claims};
 use shared::verify::{Verifier, decode_unverified};
-
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
+use test_support::{AZP, ISS, NOW, TestKey, session_claims};
 
 struct Fixture {
     signer: TestKey,

@@ -10,12 +10,8 @@ use std::sync::Arc;
 use shared::clock::ManualClock;
 use shared::config::Config;
 use shared::error::Reason;
-use shared::testing::{TestKey, session_claims};
 use shared::verify::Verifier;
-
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
+use test_support::{AZP, ISS, NOW, TestKey, session_claims};
 
 /// A signing key, the clock at `NOW`, and a verifier on that clock with the default cache.
 fn setup() -> (TestKey, Arc<ManualClock>, Verifier) {
@@ -71,7 +67,7 @@ fn changes_to_a_remembered_token_are_refused() {
     let (_, sig) = rest.split_once('.').unwrap();
     let mut claims = session_claims(ISS, AZP, NOW);
     claims["sub"] = "user_admin".into();
-    let forged = format!("{head}.{}.{sig}", shared::testing::b64_json(&claims));
+    let forged = format!("{head}.{}.{sig}", test_support::b64_json(&claims));
     assert_eq!(
         v.verify(&forged, &key.rsa_key()),
         Err(Reason::TokenInvalidSignature)

@@ -8,12 +8,8 @@ use serde_json::{Value, json};
 use shared::clock::ManualClock;
 use shared::error::Reason;
 use shared::rsa_key::RsaKey;
-use shared::testing::{TestKey, b64_json, session_claims};
 use shared::verify::{MAX_TOKEN_BYTES, Verifier};
-
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
+use test_support::{AZP, ISS, NOW, TestKey, b64_json, session_claims};
 
 struct Fixture {
     key: TestKey,

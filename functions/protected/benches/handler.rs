@@ -25,12 +25,10 @@ use shared::config::Config;
 use shared::keys::{Instance, PublishableKey, SecretKey};
 use shared::rsa_key::RsaKey;
 use shared::secret::{SecretError, SecretSource};
-use shared::testing::{
-    Floor, TestKey, apigw_v2_event, event_to_request, serialize_response, session_claims,
+use test_support::bench::{Floor, interleaved, print_interleaved};
+use test_support::{
+    AZP, NOW, TestKey, apigw_v2_event, event_to_request, serialize_response, session_claims,
 };
-
-const AZP: &str = "https://app.example.com";
-const NOW: i64 = 1_800_000_000;
 
 #[derive(Debug)]
 struct Secret;
@@ -99,7 +97,7 @@ fn main() {
     for app in [&full, &cached] {
         let out: serde_json::Value = serde_json::from_slice(&handle(app, &event)).unwrap();
         assert_eq!(out["statusCode"], 200);
-        let body = shared::testing::json_body(&rt.block_on(app.handle(&to_request(&event))));
+        let body = test_support::json_body(&rt.block_on(app.handle(&to_request(&event))));
         assert_eq!(body["userId"], "user_2testUser");
     }
 
@@ -144,8 +142,8 @@ fn main() {
         c.bench_function(name, |b| b.iter(&mut *f));
     }
     c.final_summary();
-    let lines = shared::testing::interleaved(60, 200, &mut benches);
-    shared::testing::print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
+    let lines = interleaved(60, 200, &mut benches);
+    print_interleaved("interleaved (60 rounds x 200 calls, medians)", &lines);
 }
 
 #[inline(never)]

@@ -11,7 +11,7 @@ use shared::clerk_api::ClerkBackend;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::Config;
 use shared::secret::SecretError;
-use shared::testing::{FakeSecretSource, apigw_v2_request, json_body};
+use test_support::{FakeSecretSource, apigw_v2_request, json_body};
 
 use crate::App;
 

@@ -17,10 +17,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use shared::testing::{TestKey, apigw_v2_event, session_claims};
+use test_support::{ISS, PK, TestKey, apigw_v2_event, session_claims};
 
-const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
-const PK: &str = "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk";
 const AZP: &str = "http://localhost:5173";
 
 #[derive(Default)]

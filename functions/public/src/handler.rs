@@ -29,7 +29,7 @@ pub fn handle(req: &Request) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use shared::testing::{apigw_v2_request, json_body};
+    use test_support::{apigw_v2_request, json_body};
 
     use super::*;
 

@@ -25,7 +25,7 @@ use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shared::keys::{Instance, PublishableKey};
-use shared::testing::TestKey;
+use test_support::TestKey;
 use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 

@@ -14,8 +14,8 @@ use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::error::{AuthError, Reason};
 use shared::jwks::KeyCacheSettings;
 use shared::secret::{SecretCache, SecretError};
-use shared::testing::FakeSecretSource;
 use shared::verify::Verifier;
+use test_support::FakeSecretSource;
 
 struct Rig {
     stub: Stub,

@@ -16,7 +16,7 @@ use e2e::{CountingProxy, Moto, free_port};
 use serde_json::json;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::secret::{AwsSecretSource, SecretCache, SecretError, SecretMaterial, SecretSource};
-use shared::testing::TestKey;
+use test_support::TestKey;
 
 const TTL: Duration = Duration::from_secs(300);
 /// Past the TTL.

@@ -1,5 +1,17 @@
-//! Test support (feature `testing`, never in a Lambda binary): RSA keys that sign session tokens,
-//! for the unit tests, the Clerk stand-in and the benchmarks.
+//! Fixtures and fakes for the tests, the Clerk stand-in and the benchmarks (never in a Lambda
+//! binary): the test instance's constants, RSA keys that sign session tokens, API Gateway events,
+//! a counting secret source; and, in [`bench`], the benchmarks' harness.
+
+pub mod bench;
+
+/// The test instance's publishable key (development, Frontend API `foo-bar-13.clerk.accounts.dev`).
+pub const PK: &str = "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk";
+/// The issuer of [`PK`]'s instance.
+pub const ISS: &str = "https://foo-bar-13.clerk.accounts.dev";
+/// The sign-in site's origin the tests authorize.
+pub const AZP: &str = "https://app.example.com";
+/// "Now" of the tests on a manual clock, in seconds (2027-01-15).
+pub const NOW: i64 = 1_800_000_000;
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
@@ -9,7 +21,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::rsa_key::RsaKey;
+use shared::rsa_key::RsaKey;
 
 /// An RSA-2048 signing key with its `kid`.
 #[derive(Debug)]
@@ -160,15 +172,15 @@ pub fn apigw_v2_event(method: &str, path: &str, headers: &[(&str, &str)]) -> Str
 }
 
 /// The request a function gets for the event `bytes`, as in Lambda: the runtime's parse (raw JSON,
-/// `serde_path_to_error` over serde_json), then [`crate::lambda::request`].
+/// `serde_path_to_error` over serde_json), then [`shared::lambda::request`].
 ///
 /// # Errors
 /// When the bytes are not an API Gateway HTTP API event.
-pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, crate::lambda::Refused> {
+pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, shared::lambda::Refused> {
     let raw: Box<serde_json::value::RawValue> =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
-            .map_err(|e| crate::lambda::Refused::NotHttpApi(e.into_inner()))?;
-    crate::lambda::request(raw.get(), lambda_http::Context::default())
+            .map_err(|e| shared::lambda::Refused::NotHttpApi(e.into_inner()))?;
+    shared::lambda::request(raw.get(), lambda_http::Context::default())
 }
 
 /// The bytes the Lambda runtime sends back to API Gateway for `resp`.
@@ -177,7 +189,7 @@ pub fn event_to_request(bytes: &[u8]) -> Result<lambda_http::Request, crate::lam
 /// If the response cannot be serialized (test support only).
 #[allow(clippy::expect_used)]
 pub fn serialize_response(resp: lambda_http::Response<lambda_http::Body>) -> Vec<u8> {
-    serde_json::to_vec(&crate::lambda::response(resp)).expect("a serializable response")
+    serde_json::to_vec(&shared::lambda::response(resp)).expect("a serializable response")
 }
 
 /// A request parsed from [`apigw_v2_event`], as the functions receive it.
@@ -207,7 +219,7 @@ pub fn json_body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
 /// A secret source for tests: counts its reads; its answer can be changed or broken at any time.
 #[derive(Debug)]
 pub struct FakeSecretSource {
-    value: std::sync::Mutex<Result<String, crate::secret::SecretError>>,
+    value: std::sync::Mutex<Result<String, shared::secret::SecretError>>,
     reads: std::sync::atomic::AtomicU64,
 }
 
@@ -219,7 +231,7 @@ impl FakeSecretSource {
         })
     }
     /// What the next reads return.
-    pub fn set(&self, value: Result<String, crate::secret::SecretError>) {
+    pub fn set(&self, value: Result<String, shared::secret::SecretError>) {
         *self
             .value
             .lock()
@@ -232,111 +244,12 @@ impl FakeSecretSource {
 }
 
 #[async_trait::async_trait]
-impl crate::secret::SecretSource for FakeSecretSource {
-    async fn fetch(&self) -> Result<String, crate::secret::SecretError> {
+impl shared::secret::SecretSource for FakeSecretSource {
+    async fn fetch(&self) -> Result<String, shared::secret::SecretError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.value
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-    }
-}
-
-/// The benchmarks' floor: the raw aws-lc-rs RS256 check of `token`, with the key parsed once and
-/// the signing input and signature at hand.
-#[derive(Debug)]
-pub struct Floor {
-    key: aws_lc_rs::signature::ParsedPublicKey,
-    input: String,
-    signature: Vec<u8>,
-}
-
-impl Floor {
-    /// # Panics
-    /// If the token or key is not usable (test support only).
-    #[allow(clippy::expect_used)]
-    pub fn new(key: &TestKey, token: &str) -> Self {
-        use base64::Engine as _;
-        let (input, sig) = token.rsplit_once('.').expect("a JWT");
-        let c = PublicKeyComponents::<Vec<u8>>::from(key.pair.public_key());
-        let spki = PublicKeyComponents {
-            n: &c.n[..],
-            e: &c.e[..],
-        }
-        .as_der()
-        .expect("SPKI");
-        Self {
-            key: aws_lc_rs::signature::ParsedPublicKey::new(
-                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-                spki.as_ref(),
-            )
-            .expect("RSA key"),
-            input: input.to_owned(),
-            signature: URL_SAFE_NO_PAD.decode(sig).expect("base64url signature"),
-        }
-    }
-
-    pub fn verify(&self) -> bool {
-        self.key
-            .verify_sig(self.input.as_bytes(), &self.signature)
-            .is_ok()
-    }
-}
-
-/// One line of [`interleaved`]: a benchmark's median time per call and its median ratio to the
-/// first (the baseline), over rounds.
-#[derive(Debug, Clone)]
-pub struct Interleaved {
-    pub name: &'static str,
-    pub ns_per_call: f64,
-    pub ratio: f64,
-}
-
-/// Runs each benchmark in turn, `batch` calls each, for `rounds` rounds, so that every
-/// measurement has its baseline measured next to it (frequency changes and noisy neighbours hit
-/// both). Returns, for each, its median time per call and the median of its per-round ratios to
-/// the first benchmark.
-pub fn interleaved(
-    rounds: usize,
-    batch: usize,
-    benches: &mut [(&'static str, &mut dyn FnMut())],
-) -> Vec<Interleaved> {
-    let n = benches.len();
-    let mut times = vec![Vec::with_capacity(rounds); n];
-    for _ in 0..rounds {
-        for (i, (_, f)) in benches.iter_mut().enumerate() {
-            let start = std::time::Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            #[allow(clippy::cast_precision_loss)]
-            times[i].push(start.elapsed().as_nanos() as f64 / batch as f64);
-        }
-    }
-    let median = |mut v: Vec<f64>| -> f64 {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    (0..n)
-        .map(|i| Interleaved {
-            name: benches[i].0,
-            ns_per_call: median(times[i].clone()),
-            ratio: median(times[i].iter().zip(&times[0]).map(|(t, b)| t / b).collect()),
-        })
-        .collect()
-}
-
-/// Prints [`interleaved`]'s lines as a table.
-#[allow(clippy::print_stdout)]
-pub fn print_interleaved(title: &str, lines: &[Interleaved]) {
-    println!("\n{title}");
-    println!("{:<34} {:>12} {:>10}", "benchmark", "median", "x floor");
-    for l in lines {
-        println!(
-            "{:<34} {:>9.2} us {:>10.3}",
-            l.name,
-            l.ns_per_call / 1000.0,
-            l.ratio
-        );
     }
 }
