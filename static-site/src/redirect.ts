@@ -3,6 +3,9 @@
 // another origin falls back to `/`.
 
 const MAX_DECODES = 5;
+// Every string reachable from the value by decoding and normalising is checked; a value with more
+// variants than this is refused rather than explored further.
+const MAX_VARIANTS = 64;
 // Backslash (browsers read it as a slash), ASCII control characters, DEL and whitespace: never in
 // a path we send people to, and each of them is a known way around a prefix check.
 // eslint-disable-next-line no-control-regex
@@ -17,24 +20,55 @@ function acceptable(path: string, origin: string): boolean {
   }
 }
 
-/** A same-origin path (with query and fragment) to go to, or `/`. */
-export function safeRedirect(value: string | null, origin: string): string {
-  if (!value) return '/';
-  // Check the value as given and every decoding of it (nested encodings such as %252F): any later
-  // consumer that decodes once more must still see a path on this origin.
-  let current = value;
-  for (let i = 0; ; i++) {
-    if (!acceptable(current, origin)) return '/';
+/** `path` as the URL parser resolves it against `origin` (`.`/`..` segments removed), or null. */
+function normalise(path: string, origin: string): string | null {
+  try {
+    const url = new URL(path, origin);
+    return `${url.pathname}${url.search}${url.hash}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The value, every decoding of it (nested encodings such as %252F) and every URL normalisation of
+ * those (which removes dot segments: `/.//evil` is `//evil`), in any order, are all acceptable: any
+ * later consumer that decodes or resolves it once more must still see a path on this origin.
+ */
+function acceptableEverywhere(value: string, origin: string): boolean {
+  const seen = new Set<string>([value]);
+  const todo: [string, number][] = [[value, 0]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [current, decodes] = next;
+    if (!acceptable(current, origin)) return false;
     let decoded: string;
     try {
       decoded = decodeURIComponent(current);
     } catch {
-      return '/'; // malformed percent-encoding
+      return false; // malformed percent-encoding
     }
-    if (decoded === current) break;
-    if (i === MAX_DECODES) return '/';
-    current = decoded;
+    const normalised = normalise(current, origin);
+    if (normalised === null) return false;
+    if (decoded !== current && decodes === MAX_DECODES) return false;
+    for (const [variant, depth] of [
+      [decoded, decodes + 1],
+      [normalised, decodes],
+    ] as const) {
+      if (seen.has(variant)) continue;
+      if (seen.size === MAX_VARIANTS) return false;
+      seen.add(variant);
+      todo.push([variant, depth]);
+    }
   }
-  const url = new URL(value, origin);
-  return `${url.pathname}${url.search}${url.hash}`;
+  return true;
+}
+
+/** A same-origin path (with query and fragment) to go to, or `/`. */
+export function safeRedirect(value: string | null, origin: string): string {
+  if (!value || !acceptableEverywhere(value, origin)) return '/';
+  // What is returned is checked as well, not only what was given: the normalised form must pass
+  // every check itself, and be a fixed point (normalising it again changes nothing).
+  const result = normalise(value, origin);
+  if (result === null || normalise(result, origin) !== result) return '/';
+  return acceptableEverywhere(result, origin) ? result : '/';
 }
