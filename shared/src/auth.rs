@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::clerk_api::{Call, KeyFetcher};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::error::{AuthError, Reason};
+use crate::error::{AuthError, DEFAULT_RETRY_AFTER, Reason};
 use crate::jwks::{KeyCache, KeyCacheSettings, KeySet};
 use crate::rsa_key::RsaKey;
 use crate::secret::{SecretCache, SecretCallError, SecretError};
@@ -111,7 +111,7 @@ impl Authenticator {
                         match remote
                             .cache
                             .keys_after_bad_signature(kid, &keys, || remote.load())
-                            .await
+                            .await?
                         {
                             Some(newer) => {
                                 tracing::info!(kid, "signing key changed under the same kid");
@@ -168,9 +168,11 @@ impl Remote {
             .await
             .map_err(|e| match e {
                 SecretCallError::Secret(e) => secret_error(e),
-                SecretCallError::Clerk(e) => {
-                    AuthError::unavailable(e.reason(Call::KeySet), e.to_string())
-                }
+                SecretCallError::Clerk(e) => AuthError::Unavailable {
+                    reason: e.reason(Call::KeySet),
+                    retry_after: e.retry_after().unwrap_or(DEFAULT_RETRY_AFTER),
+                    detail: e.to_string(),
+                },
             })
     }
 }

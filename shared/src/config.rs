@@ -1,5 +1,5 @@
 //! Configuration, read once from the environment and validated. A wrong value fails fast with a
-//! message that names the variable and what it expected.
+//! message that names the variable and what it expected (docs/contract.md, section 8).
 
 use std::time::Duration;
 
@@ -349,11 +349,18 @@ fn parse_api_url(raw: &str) -> Result<String, String> {
     parse_http_url(raw, DEFAULT_API_URL).map(|u| without_trailing_slash(&u))
 }
 
-/// The issuer as written (tokens are compared with it exactly), once it parses as a URL.
+/// The issuer, compared exactly with each token's `iss`: so written as Clerk writes it (lower
+/// case, no default port, no path), else refused with the form expected.
 fn parse_issuer(raw: &str) -> Result<String, String> {
-    parse_http_url(raw, "https://clerk.example.com")
+    let url = parse_http_url(raw, "https://clerk.example.com")
         .map_err(|_| "expected https://<host>".to_owned())?;
-    Ok(raw.trim_end_matches('/').to_owned())
+    let origin = url.origin().ascii_serialization();
+    if origin != raw.trim_end_matches('/') {
+        return Err(format!(
+            "expected https://<host> as tokens carry it: `{origin}`"
+        ));
+    }
+    Ok(origin)
 }
 
 /// Origins: `scheme://host[:port]`, no path, compared exactly with `azp`, so written as a
@@ -523,6 +530,9 @@ mod tests {
             ("CLERK_AUTHORIZED_PARTIES", "https://a@app.example.com"),
             ("CLERK_AUTHORIZED_PARTIES", "null"),
             ("CLERK_ISSUER", "http://evil.example.com"),
+            ("CLERK_ISSUER", "https://Clerk.Example.com"),
+            ("CLERK_ISSUER", "https://clerk.example.com:443"),
+            ("CLERK_ISSUER", "https://clerk.example.com/path"),
             ("CLERK_CLOCK_SKEW_MS", "-1"),
             ("CLERK_CLOCK_SKEW_MS", "600000"),
             ("CLERK_ACCEPT_PENDING_SESSIONS", "maybe"),

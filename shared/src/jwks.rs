@@ -147,13 +147,14 @@ impl KeyCache {
 
     /// After a bad signature under every key of `used` for `kid` (a rotated key can keep its
     /// `kid`): refetches at most once per cool-down and returns the newer set when it has a key
-    /// for `kid` that `used` lacks.
+    /// for `kid` that `used` lacks. A refetch that fails is an outage (the token may be signed by
+    /// a key we cannot load), never "signed out".
     pub async fn keys_after_bad_signature<F, Fut>(
         &self,
         kid: Option<&str>,
         used: &KeySet,
         load: F,
-    ) -> Option<Arc<KeySet>>
+    ) -> Result<Option<Arc<KeySet>>, AuthError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<KeySet, AuthError>>,
@@ -161,12 +162,16 @@ impl KeyCache {
         let snap = self.cell.snapshot();
         // Someone already refreshed since this set was read.
         if let Some(set) = snap.value.as_ref().filter(|s| s.has_new_key(kid, used)) {
-            return Some(set.clone());
+            return Ok(Some(set.clone()));
         }
         if !self.cell.claim_forced(ms(self.settings.cooldown)) {
-            return None;
+            return Ok(None);
         }
-        let set = self.cell.refresh(snap.generation, load).await.ok()?;
-        set.has_new_key(kid, used).then_some(set)
+        let set = self
+            .cell
+            .refresh(snap.generation, load)
+            .await
+            .map_err(|Failed { error, .. }| error)?;
+        Ok(set.has_new_key(kid, used).then_some(set))
     }
 }

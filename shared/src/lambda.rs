@@ -1,5 +1,6 @@
 //! The Lambda side of a function behind the API Gateway HTTP API (payload format 2.0): the event
-//! in, a [`lambda_http::Request`] to the handler, its response out.
+//! in, a [`lambda_http::Request`] to the handler, its response out (docs/contract.md, section 5:
+//! a request HTTP cannot carry is answered 400).
 //!
 //! The same steps as `lambda_http::run`, in one place the benchmark can run too: the runtime
 //! hands over the event as raw JSON, [`request`] parses it as an HTTP API event and converts it
@@ -222,7 +223,7 @@ fn convert(event: Event) -> Result<Request, &'static str> {
 /// lambda_http's switch for dropping the stage from the path, read once.
 fn ignore_stage_in_path() -> bool {
     static IGNORE: OnceLock<bool> = OnceLock::new();
-    *IGNORE.get_or_init(|| std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some())
+    *IGNORE.get_or_init(|| std::env::var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_ok())
 }
 
 /// The answer to API Gateway (payload format 2.0), serialized straight from the handler's

@@ -1,4 +1,4 @@
-//! Structured JSON logs for the functions (CloudWatch-friendly).
+//! Structured JSON logs for the functions (CloudWatch-friendly; docs/contract.md, section 5).
 //!
 //! `RUST_LOG` takes the standard directive syntax without span or field filters: a default level
 //! and `target=level` pairs, comma-separated (`warn,shared=debug`); the most specific target

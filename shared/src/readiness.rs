@@ -1,5 +1,6 @@
 //! The readiness check run before every deploy: refuses a configuration that would ship broken,
-//! and says exactly what to fix. Never repeats a secret key in a message.
+//! and says exactly what to fix. Never repeats a secret key in a message. The rules:
+//! docs/deploy.md and docs/contract.md, section 8.
 
 use crate::config::{is_loopback_host, parse_authorized_parties};
 use crate::keys::{Instance, PublishableKey, SecretKey};

@@ -1,4 +1,5 @@
 //! RSA public keys, parsed once (PEM or JWK) and kept parsed: the hot path never re-derives a key.
+//! Which keys are accepted: docs/contract.md, section 3.
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! One refreshable value with a TTL: the common core of the secret cache and the key cache.
+//! One refreshable value with a TTL: the common core of the secret cache and the key cache
+//! (docs/contract.md, section 4).
 //!
 //! - Readers never wait while the value is fresh: a read lock, an `Arc` clone.
 //! - Refreshes are single flight: one caller fetches, concurrent callers wait on the gate and then

@@ -75,8 +75,9 @@ impl App {
     }
 
     pub async fn handle(&self, req: &Request) -> Response<Body> {
-        // The request's log line names the signed-in user through this span (`span.user_id`).
-        let span = tracing::info_span!("request", user_id = tracing::field::Empty);
+        // The request's log line names the signed-in user through this span (`span.user_id`); at
+        // error level, so that it is on whenever any line of the request is.
+        let span = tracing::error_span!("request", user_id = tracing::field::Empty);
         async {
             let route = path(req);
             let result = match route {

@@ -1,4 +1,5 @@
 //! The Backend API client over the process's HTTP stack ([`crate::https`]). Feature `aws`.
+//! The calls and their answers: docs/contract.md, section 7.
 
 use std::fmt;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Secrets Manager through the AWS SDK, on the process's HTTP stack. Feature `aws`.
+//! Secrets Manager through the AWS SDK, on the process's HTTP stack. Feature `aws`. Which
+//! errors are transient (stale secret served, 503) and which are not (500): docs/contract.md, section 4.
 
 use std::fmt;
 use std::time::Duration;

@@ -160,6 +160,20 @@ async fn rotation_under_the_same_kid_is_picked_up_after_a_bad_signature() {
 }
 
 #[tokio::test]
+async fn a_key_rotated_while_clerk_fails_is_an_outage_not_signed_out() {
+    let r = rig().await;
+    r.auth.authenticate(&r.token()).await.unwrap();
+    r.stub.rotate(true);
+    r.stub.set_fault(Fault::Error500, 0);
+    // Signed by the new key, which cannot be loaded: 503, never 401.
+    let e = r.auth.authenticate(&r.token()).await.unwrap_err();
+    assert!(is_503(&e, Reason::JwkRemoteFailedToLoad), "{e:?}");
+    r.stub.set_fault(Fault::None, 0);
+    r.advance(Duration::from_secs(31));
+    r.auth.authenticate(&r.token()).await.unwrap();
+}
+
+#[tokio::test]
 async fn two_keys_under_one_kid_both_verify_from_one_fetch() {
     let r = rig().await;
     let before = r.token();
