@@ -19,11 +19,20 @@
 # process only: `clerk-token readiness` takes no other input); Secrets Manager gets it on standard
 # input (scripts/put_secret.py). It is never on a command line (ps), never a CloudFormation
 # parameter, and never in the environment of cargo, its build scripts, sam, npm or vite.
+# AWS settings and credentials (AWS_*, from the environment or the file) go to the steps that call
+# AWS only (with_aws: put_secret.py, sam deploy, reading the stack's outputs, the site's upload),
+# never to cargo, rustup, sam build, npm or vite.
 set -euo pipefail
 # First of all, settings from the environment: kept as shell variables, exported to no child.
 CLERK_VARS="CLERK_PUBLISHABLE_KEY CLERK_SECRET_KEY CLERK_SECRET_ARN CLERK_SECRET_NAME CLERK_AUTHORIZED_PARTIES CLERK_JWT_KEY"
 for v in $CLERK_VARS STACK_NAME ARCH; do
   if [ -n "${!v+x}" ]; then export -n "${v?}"; fi
+done
+# The same for every AWS_* variable (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE...):
+# with_aws exports them again, for one command. (compgen is a builtin: no process sees them.)
+AWS_FROM_ENV=()
+for v in $(compgen -e); do
+  case "$v" in AWS_*) AWS_FROM_ENV+=("$v"); export -n "${v?}" ;; esac
 done
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh deploy
@@ -44,8 +53,9 @@ fi
 STACK_NAME=${STACK_NAME:-clerk-lambda}
 ARCH=${ARCH:-arm64}
 for v in $CLERK_VARS; do printf -v "$v" '%s' "${!v:-}"; done
-with_aws() { # command...: run with the AWS settings of .env.deploy (export is a builtin: no argv)
-  (
+with_aws() { # command...: run with the AWS settings of the environment, then of .env.deploy
+  ( # (export is a builtin: no argv)
+    for v in "${AWS_FROM_ENV[@]}"; do export "${v?}"; done
     for kv in "${AWS_FROM_FILE[@]}"; do export "${kv?}"; done
     # boto3 reads AWS_DEFAULT_REGION, the AWS CLI and SAM AWS_REGION too: give both.
     if [ -n "${AWS_REGION:-}" ] && [ -z "${AWS_DEFAULT_REGION:-}" ]; then export AWS_DEFAULT_REGION=$AWS_REGION; fi
@@ -100,4 +110,40 @@ else
     --parameter-overrides "${params[@]}"
 fi
 
-CLERK_PUBLISHABLE_KEY=$CLERK_PUBLISHABLE_KEY with_aws ./scripts/deploy-site.sh "$STACK_NAME"
+# The site, as scripts/deploy-site.sh does it, but with the AWS settings for the two AWS steps only:
+# npm ci, npm run build and vite (and every package's scripts) get none.
+echo "== site"
+outputs=$(with_aws python3 - "$STACK_NAME" <<'PY'
+import boto3, json, sys
+stack = boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["Stacks"][0]
+print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}))
+PY
+)
+get() { python3 scripts/json_field.py "$1" <<<"$outputs"; }
+API_URL=$(get ApiUrl); BUCKET=$(get SiteBucketName); DIST=$(get DistributionId); SITE=$(get SiteUrl)
+if [ ! -f static-site/package.json ]; then
+  echo "deploy: static-site/ has no package.json yet; nothing to upload" >&2
+  exit 0
+fi
+./scripts/node-setup.sh static-site
+echo "== building the site for $API_URL"
+VITE_API_URL="$API_URL" VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" npm --prefix static-site run build
+
+echo "== uploading to s3://$BUCKET and invalidating $DIST"
+with_aws python3 - "$BUCKET" "$DIST" static-site/dist <<'PY'
+import boto3, mimetypes, os, sys, time
+bucket, dist, root = sys.argv[1:4]
+s3 = boto3.client("s3")
+for dirpath, _, files in os.walk(root):
+    for f in files:
+        path = os.path.join(dirpath, f)
+        key = os.path.relpath(path, root)
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        cache = "no-cache" if key.endswith(".html") else "public, max-age=31536000, immutable"
+        s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": ctype, "CacheControl": cache})
+boto3.client("cloudfront").create_invalidation(
+    DistributionId=dist,
+    InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())},
+)
+PY
+echo "Site: $SITE   API: $API_URL"

@@ -12,8 +12,14 @@ Passes when the marker secret key (sk_live_LEAKCHECK...):
   - reached Secrets Manager (moto holds it) through standard input (put_secret.py's argv and
     environment do not hold it);
   - is not a template parameter: sam deploy gets ExistingSecretArn=<that secret> and ClerkSecretKey="".
-Two runs: settings from a .env.deploy file (with a multi-line PEM), and from the environment with
-an existing secret's ARN (no secret written then).
+And when the marker AWS credentials (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) reach the steps that
+call AWS (sam deploy, put_secret.py, the site's upload) but no cargo, rustup, npm, npx, sam build,
+readiness check, env_file.py or json_field.py.
+Three runs: settings from a .env.deploy file (with a multi-line PEM), from the environment with
+an existing secret's ARN (no secret written then), and the key exported in the environment.
+Then: a malformed .env.deploy (`CLERK_SECRET_KEY= sk_live_...`, ...) stops env_file.py and deploy.sh
+with the line number and without printing the key; put_secret.py given a secret's ARN (rotation)
+writes a new version of that secret and creates none.
 Usage: deploy_leak_check.py [DEPLOY_SH]   (needs the venv: scripts/setup.sh e2e)
 """
 import json
@@ -33,6 +39,7 @@ from ports import free_port  # noqa: E402
 # The script under test (an argument: to show that an older deploy.sh fails this check).
 DEPLOY = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(ROOT, "scripts", "deploy.sh")
 MARK = "sk_live_LEAKCHECK" + secrets.token_hex(12)
+AWS_MARK = "AWSLEAKCHECK" + secrets.token_hex(12)  # the caller's AWS secret access key
 PK = "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"  # clerk.example.com$
 PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAleak\n-----END PUBLIC KEY-----"
 failures = []
@@ -141,7 +148,7 @@ def strace_execs(path):
     return execs
 
 
-def run_deploy(tmp, label, env_file, extra_env, use_strace):
+def run_deploy(tmp, label, env_file, extra_env, use_strace, expect_fail=False):
     log = os.path.join(tmp, "log-" + label)
     os.makedirs(log)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "AWS_"))}
@@ -159,15 +166,40 @@ def run_deploy(tmp, label, env_file, extra_env, use_strace):
                "-o", trace] + cmd
     p = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True, timeout=600)
+    if MARK in p.stdout or MARK in p.stderr:
+        failures.append(f"{label}: the secret key was printed")
+    if expect_fail:
+        if p.returncode == 0:
+            failures.append(f"{label}: deploy.sh succeeded, expected it to stop")
+        return records(log), p.stderr
     if p.returncode != 0:
         failures.append(f"{label}: deploy.sh exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
         return [], []
-    if MARK in p.stdout or MARK in p.stderr:
-        failures.append(f"{label}: the secret key was printed")
     return records(log), (strace_execs(trace) if use_strace else [])
 
 
+# Programs that never get AWS credentials (sam build runs cargo lambda: build scripts).
+NO_AWS = ("cargo", "rustup", "npm", "npx", "node", "clerk-token", "node-setup.sh", "setup.sh")
+
+
+def check_aws(label, recs, execs):
+    """The caller's AWS credentials: in the steps that call AWS, in no build step."""
+    for argv, env in recs:
+        holders = sorted(k for k, v in env.items() if AWS_MARK in v)
+        # python3 - (a heredoc): the stack's outputs, the site's upload.
+        calls_aws = (argv[0] == "sam" and argv[1:2] == ["deploy"]) or (
+            argv[0] == "python3" and (argv[1:2] == ["-"] or any(a.endswith("put_secret.py") for a in argv)))
+        if holders and not calls_aws:
+            failures.append(f"{label}: {argv[0]} {' '.join(argv[1:3])} has the AWS credentials ({holders})")
+        if calls_aws and "AWS_SECRET_ACCESS_KEY" not in holders:
+            failures.append(f"{label}: {argv[0]} {' '.join(argv[1:3])} calls AWS without the caller's credentials")
+    for prog in sorted({prog for prog, line in execs if AWS_MARK in line}):
+        if os.path.basename(prog) in NO_AWS:
+            failures.append(f"{label}: strace: {prog} was started with the AWS credentials")
+
+
 def check_run(label, recs, execs, expect_put, key_given=True):
+    check_aws(label, recs, execs)
     names = [argv[0] for argv, _ in recs]
     for argv, env in recs:
         if any(MARK in a for a in argv):
@@ -208,6 +240,71 @@ def check_run(label, recs, execs, expect_put, key_given=True):
     return params
 
 
+MALFORMED = [  # (file, the line to report): each one with the key where it must not be printed
+    (f"CLERK_SECRET_KEY= {MARK}\n", 1),
+    (f"CLERK_PUBLISHABLE_KEY={PK}\nexport CLERK_SECRET_KEY= {MARK}  # typo\n", 2),
+    (f"CLERK_PUBLISHABLE_KEY={PK}\n\nCLERK_SECRET_KEY = {MARK}\n", 3),
+    (f"CLERK_SECRET_KEY {MARK}\n", 1),
+    (f"CLERK_SECRET_KEY= {MARK}=x\n", 1),
+    (f"CLERK_SECRET_KEY= {MARK[:20]}={MARK[20:]}\n", 1),
+    (f"CLERK_SECRET_KEY=\n{MARK}\n", 2),
+    (f"# keys\nCLERK_JWT_KEY='\nline\n'\nCLERK_SECRET_KEY={MARK} {MARK}\n", 5),
+    (f"CLERK_PUBLISHABLE_KEY={PK}\nCLERK_SECRET_KEY=\"{MARK}\n", 2),
+    (f"CLERK_SECRET_KEY={MARK}\\", 1),
+]
+
+
+def check_malformed(tmp, use_strace, aws):
+    path = os.path.join(tmp, "malformed.env")
+    for i, (text, line) in enumerate(MALFORMED):
+        write(path, text, 0o600)
+        p = subprocess.run([VENV_PY, os.path.join(ROOT, "scripts", "env_file.py"), path, "CLERK_*", "AWS_*"],
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8", "replace")
+        if p.returncode == 0:
+            failures.append(f"malformed {i}: env_file.py accepted {text[:30]!r}...")
+        if any(part.encode() in p.stdout + p.stderr for part in (MARK, MARK[:20], MARK[20:])):
+            failures.append(f"malformed {i}: env_file.py printed (part of) the key: {err.strip()[:200]!r}")
+        if f": line {line}:" not in err:
+            failures.append(f"malformed {i}: env_file.py did not name line {line}: {err.strip()[:200]!r}")
+    # And deploy.sh with the first one: it stops before building anything, without printing the key.
+    write(path, MALFORMED[1][0], 0o600)
+    recs, err = run_deploy(tmp, "malformed", path, aws, use_strace=False, expect_fail=True)
+    if any(argv[0] in ("cargo", "sam", "clerk-token") for argv, _ in recs):
+        failures.append("malformed: deploy.sh went on after .env.deploy could not be read")
+    if ": line 2:" not in err:
+        failures.append(f"malformed: deploy.sh did not say which line: {err.strip()[-300:]!r}")
+
+
+def check_rotation(aws, sm):
+    """put_secret.py SECRET_ARN: a new version of that secret (as docs/deploy.md tells), nothing created."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "AWS_"))}
+    env.update(aws)
+    env["AWS_DEFAULT_REGION"] = "us-east-1"  # not the secret's: put_secret.py takes the ARN's region
+    put = [VENV_PY, os.path.join(ROOT, "scripts", "put_secret.py")]
+    arn = sm.create_secret(Name="leak-rotate/clerk-secret-key", SecretString="sk_live_old")["ARN"]
+    count = len(sm.list_secrets()["SecretList"])
+    new = MARK + "rotated"
+    p = subprocess.run(put + [arn], input=new + "\n", env=env, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0 or p.stdout.strip() != arn:
+        failures.append(f"rotation: put_secret.py ARN exited {p.returncode}, printed {p.stdout.strip()!r} "
+                        f"(expected {arn!r}): {p.stderr.strip()[-500:]}")
+    if sm.get_secret_value(SecretId=arn)["SecretString"] != new:
+        failures.append("rotation: the secret does not hold the new key")
+    versions = len(sm.list_secret_version_ids(SecretId=arn)["Versions"])
+    p = subprocess.run(put + [arn], input=new, env=env, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0 or len(sm.list_secret_version_ids(SecretId=arn)["Versions"]) != versions:
+        failures.append(f"rotation: the same key again exited {p.returncode} or made a new version")
+    missing = arn.replace("leak-rotate/", "leak-absent/")
+    p = subprocess.run(put + [missing], input=new, env=env, capture_output=True, text=True, timeout=60)
+    if p.returncode == 0:
+        failures.append("rotation: put_secret.py succeeded with the ARN of no secret")
+    if MARK in p.stdout + p.stderr:
+        failures.append("rotation: put_secret.py printed the key")
+    if len(sm.list_secrets()["SecretList"]) != count:
+        failures.append("rotation: put_secret.py given an ARN created a secret")
+
+
 def main():
     if not os.path.exists(VENV_PY):
         sys.exit("deploy_leak_check: no .venv: run scripts/setup.sh e2e first")
@@ -226,7 +323,7 @@ def main():
         moto = subprocess.Popen([VENV_PY, os.path.join(ROOT, "scripts", "local_secrets.py"), "--port", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "local",
-               "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true"}
+               "AWS_SECRET_ACCESS_KEY": AWS_MARK, "AWS_EC2_METADATA_DISABLED": "true"}
         import boto3  # noqa: E402 (the venv's)
         sm = boto3.client("secretsmanager", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="eu-west-1",
                           aws_access_key_id="local", aws_secret_access_key="local")
@@ -247,6 +344,7 @@ export CLERK_SECRET_KEY={MARK}   # the secret
 CLERK_AUTHORIZED_PARTIES=https://app.example.com
 CLERK_JWT_KEY="{PEM}"
 AWS_REGION=eu-west-1
+AWS_SESSION_TOKEN={AWS_MARK}session
 """, 0o600)
         recs, execs = run_deploy(tmp, "file", env_file, aws, use_strace)
         params = check_run("file", recs, execs, expect_put=True) if recs else None
@@ -286,6 +384,11 @@ AWS_REGION=eu-west-1
             "CLERK_AUTHORIZED_PARTIES": "https://app.example.com"}, use_strace)
         if recs:
             check_run("exported", recs, execs, expect_put=True)
+
+        # 4. A malformed .env.deploy: the line number, never the key.
+        check_malformed(tmp, use_strace, aws)
+        # 5. put_secret.py with a secret's ARN: the rotation of docs/deploy.md.
+        check_rotation(aws, sm)
     finally:
         if moto:
             moto.terminate()
@@ -297,7 +400,9 @@ AWS_REGION=eu-west-1
             print(f"deploy_leak_check: FAIL: {f}", file=sys.stderr)
         sys.exit(1)
     print("deploy_leak_check: the secret key went to Secrets Manager on stdin and to the readiness "
-          f"check's environment only; in no argv, in no other child's environment (stand-ins{', strace' if use_strace else ''})")
+          "check's environment only; in no argv, in no other child's environment; AWS credentials to the AWS "
+          "steps only; a malformed .env.deploy reported by line, the key not printed; put_secret.py ARN "
+          f"rotates (stand-ins{', strace' if use_strace else ''})")
 
 
 if __name__ == "__main__":
