@@ -110,40 +110,6 @@ else
     --parameter-overrides "${params[@]}"
 fi
 
-# The site, as scripts/deploy-site.sh does it, but with the AWS settings for the two AWS steps only:
-# npm ci, npm run build and vite (and every package's scripts) get none.
+# The site: deploy-site.sh hands the AWS settings to its two AWS steps only (npm and vite get none).
 echo "== site"
-outputs=$(with_aws python3 - "$STACK_NAME" <<'PY'
-import boto3, json, sys
-stack = boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["Stacks"][0]
-print(json.dumps({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}))
-PY
-)
-get() { python3 scripts/json_field.py "$1" <<<"$outputs"; }
-API_URL=$(get ApiUrl); BUCKET=$(get SiteBucketName); DIST=$(get DistributionId); SITE=$(get SiteUrl)
-if [ ! -f static-site/package.json ]; then
-  echo "deploy: static-site/ has no package.json yet; nothing to upload" >&2
-  exit 0
-fi
-./scripts/node-setup.sh static-site
-echo "== building the site for $API_URL"
-VITE_API_URL="$API_URL" VITE_CLERK_PUBLISHABLE_KEY="$CLERK_PUBLISHABLE_KEY" npm --prefix static-site run build
-
-echo "== uploading to s3://$BUCKET and invalidating $DIST"
-with_aws python3 - "$BUCKET" "$DIST" static-site/dist <<'PY'
-import boto3, mimetypes, os, sys, time
-bucket, dist, root = sys.argv[1:4]
-s3 = boto3.client("s3")
-for dirpath, _, files in os.walk(root):
-    for f in files:
-        path = os.path.join(dirpath, f)
-        key = os.path.relpath(path, root)
-        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        cache = "no-cache" if key.endswith(".html") else "public, max-age=31536000, immutable"
-        s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": ctype, "CacheControl": cache})
-boto3.client("cloudfront").create_invalidation(
-    DistributionId=dist,
-    InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(time.time())},
-)
-PY
-echo "Site: $SITE   API: $API_URL"
+CLERK_PUBLISHABLE_KEY=$CLERK_PUBLISHABLE_KEY with_aws ./scripts/deploy-site.sh "$STACK_NAME"
