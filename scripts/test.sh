@@ -58,6 +58,9 @@ e2e() {
   stage "differential test against @clerk/backend"
   ./scripts/node-setup.sh tests/clerk-node
   node tests/clerk-node/differential.mjs target/debug/clerk-token --count 2000 --report target/differential-report.json
+  stage "authorization differential: Session::has against @clerk/shared's has() on 6,000 sessions x conditions"
+  cargo build -q -p shared --example has_cases
+  node tests/clerk-node/has-differential.mjs target/debug/examples/has_cases --count 6000
   stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
   ./scripts/fuzz.sh "${FUZZ_SECS:-20}"
 }

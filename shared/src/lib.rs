@@ -8,6 +8,7 @@
 //! The contract this implements is docs/contract.md, in the repository.
 
 pub mod auth;
+pub mod authorization;
 pub mod claims;
 pub mod clerk_api;
 pub mod clock;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use std::sync::Arc;
 
+use crate::authorization::split_by_scope;
 use crate::claims::Claims;
 
 /// A verified Clerk session. Serializes (camelCase) to the object the project returns everywhere:
@@ -59,21 +60,43 @@ pub(crate) struct Verified<'a> {
 impl Session {
     pub(crate) fn new(v: Verified<'_>, claims: Arc<Claims>) -> Self {
         let c = &*claims;
-        let version = match c.get("v").and_then(Value::as_u64) {
-            Some(2) => 2,
-            _ => 1,
+        // `claims.v === 2`: 2.0 is 2 in JSON.
+        let version = if c.get("v").and_then(Value::as_f64) == Some(2.0) {
+            2
+        } else {
+            1
         };
         let features = comma_list(c.get("fea"));
         let (org_id, org_slug, org_role, org_permissions) = if version == 2 {
             match c.get("o").and_then(Value::as_object) {
                 Some(o) => {
-                    let per = comma_list(o.get("per"));
-                    let fpm = comma_list(o.get("fpm"));
+                    // Split as @clerk/shared's jwtPayloadParser splits them (no element dropped).
+                    fn split(v: Option<&Value>) -> Vec<&str> {
+                        match v {
+                            Some(Value::String(s)) if !s.is_empty() => {
+                                s.split(',').map(str::trim).collect()
+                            }
+                            _ => Vec::new(),
+                        }
+                    }
+                    let (per, fpm) = match (split(o.get("per")), split(o.get("fpm"))) {
+                        (per, fpm) if per.is_empty() || fpm.is_empty() => (Vec::new(), Vec::new()),
+                        both => both,
+                    };
+                    let org_features = c
+                        .get("fea")
+                        .and_then(Value::as_str)
+                        .and_then(split_by_scope)
+                        .map(|(org, _)| org)
+                        .unwrap_or_default();
                     (
                         string(o.get("id")),
                         string(o.get("slg")),
-                        string(o.get("rol")).map(|r| format!("org:{r}")),
-                        Some(org_permissions_v2(&features, &per, &fpm)),
+                        // `if (claims.o?.rol)`: an empty role is no role.
+                        string(o.get("rol"))
+                            .filter(|r| !r.is_empty())
+                            .map(|r| format!("org:{r}")),
+                        Some(org_permissions_v2(&org_features, &per, &fpm)),
                     )
                 }
                 None => (None, None, None, None),
@@ -150,20 +173,12 @@ fn fva(v: Option<&Value>) -> Option<[i64; 2]> {
     }
 }
 
-/// v2 organization permissions: for the j-th organization-scoped feature, the j-th `fpm` entry
-/// is a decimal bit mask, least significant bit first, over `per`; bit i set gives
+/// v2 organization permissions: for the j-th organization feature, the j-th `fpm` entry is a
+/// decimal bit mask, least significant bit first, over `per`; bit i set gives
 /// `org:<feature>:<per[i]>`.
-pub(crate) fn org_permissions_v2(
-    features: &[String],
-    per: &[String],
-    fpm: &[String],
-) -> Vec<String> {
-    let org_features = features.iter().filter_map(|f| {
-        let (scope, name) = f.split_once(':')?;
-        scope.contains('o').then_some(name)
-    });
+pub(crate) fn org_permissions_v2(org_features: &[&str], per: &[&str], fpm: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
-    for (feature, mask) in org_features.zip(fpm) {
+    for (feature, mask) in org_features.iter().zip(fpm) {
         for (i, bit) in decimal_bits_lsb_first(mask).into_iter().enumerate() {
             if bit && let Some(permission) = per.get(i) {
                 out.push(format!("org:{feature}:{permission}"));
@@ -200,17 +215,9 @@ fn decimal_bits_lsb_first(decimal: &str) -> Vec<bool> {
 mod tests {
     use super::*;
 
-    fn s(list: &[&str]) -> Vec<String> {
-        list.iter().map(|x| (*x).to_owned()).collect()
-    }
-
     #[test]
     fn contract_example() {
-        let got = org_permissions_v2(
-            &s(&["o:dashboard", "o:teams"]),
-            &s(&["manage", "read"]),
-            &s(&["3", "2"]),
-        );
+        let got = org_permissions_v2(&["dashboard", "teams"], &["manage", "read"], &["3", "2"]);
         assert_eq!(
             got,
             [
@@ -223,11 +230,8 @@ mod tests {
 
     #[test]
     fn user_features_are_skipped_and_scopes_mixed() {
-        let got = org_permissions_v2(
-            &s(&["u:profile", "ou:billing", "uo:reports", "o:x"]),
-            &s(&["a", "b", "c"]),
-            &s(&["1", "4", "0"]),
-        );
+        let (org, _) = split_by_scope("u:profile,ou:billing,uo:reports,o:x").unwrap();
+        let got = org_permissions_v2(&org, &["a", "b", "c"], &["1", "4", "0"]);
         assert_eq!(got, ["org:billing:a", "org:reports:c"]);
     }
 
