@@ -76,7 +76,32 @@ impl Reverification {
     }
 }
 
+impl Reverification {
+    /// The requirement as Clerk writes it in a reverification answer: a preset's name, or
+    /// `{"level": .., "afterMinutes": ..}`.
+    pub fn to_json(self) -> Value {
+        match self {
+            Self::StrictMfa => Value::from("strict_mfa"),
+            Self::Strict => Value::from("strict"),
+            Self::Moderate => Value::from("moderate"),
+            Self::Lax => Value::from("lax"),
+            Self::Custom {
+                level,
+                after_minutes,
+            } => serde_json::json!({"level": level.as_str(), "afterMinutes": after_minutes}),
+        }
+    }
+}
+
 impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstFactor => "first_factor",
+            Self::SecondFactor => "second_factor",
+            Self::MultiFactor => "multi_factor",
+        }
+    }
+
     /// Clerk's level names (`first_factor`, `second_factor`, `multi_factor`).
     pub fn parse(name: &str) -> Option<Self> {
         match name {

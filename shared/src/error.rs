@@ -65,6 +65,10 @@ reasons! {
         "The session is pending: finish signing in first."),
     // 403: signed in, not allowed (the authorization checks of a route).
     Forbidden = (FORBIDDEN, "forbidden", "You are signed in but not allowed to do this."),
+    /// Signed in, but the factors were verified too long ago: the answer carries Clerk's
+    /// `clerk_error` so that Clerk's client components prompt the user to verify again.
+    ReverificationRequired = (FORBIDDEN, "reverification-error",
+        "Verify your identity again to continue."),
     // 503: our side cannot answer now; an outage is never "signed out".
     JwkRemoteFailedToLoad = (SERVICE_UNAVAILABLE, "jwk-remote-failed-to-load",
         "The signing keys could not be loaded; try again shortly."),

@@ -8,7 +8,10 @@ use lambda_http::http::{Response, StatusCode};
 use lambda_http::{Body, Request};
 use serde::Serialize;
 
+use serde_json::{Value, json};
+
 use crate::auth::{Authenticator, secret_error};
+use crate::authorization::Reverification;
 use crate::clerk_api::{Call, ClerkApiError};
 use crate::error::{AuthError, DEFAULT_RETRY_AFTER, Reason};
 use crate::secret::SecretCallError;
@@ -61,6 +64,8 @@ pub struct ApiError {
     allow: Option<&'static str>,
     /// For the log only: never sent, never a token or a secret.
     detail: Option<String>,
+    /// 403 `reverification-error`: what the user must verify again, as Clerk writes it.
+    reverification: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +73,8 @@ struct ErrorBody<'a> {
     error: &'a str,
     reason: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clerk_error: Option<Value>,
 }
 
 impl ApiError {
@@ -78,6 +85,18 @@ impl ApiError {
             retry_after: None,
             allow: None,
             detail: None,
+            reverification: None,
+        }
+    }
+
+    /// 403 asking the user to verify again, in the body Clerk's SDKs send
+    /// (`reverificationError` of `@clerk/shared`: `clerk_error` of type `forbidden`, reason
+    /// `reverification-error`, the requirement in `metadata.reverification`), so that Clerk's
+    /// client components prompt for it.
+    pub fn reverification_required(required: Reverification) -> Self {
+        Self {
+            reverification: Some(required.to_json()),
+            ..Self::new(Reason::ReverificationRequired)
         }
     }
 
@@ -125,6 +144,13 @@ impl ApiError {
                 error: reason.error(),
                 reason: reason.as_str(),
                 message: reason.message(),
+                clerk_error: self.reverification.map(|r| {
+                    json!({
+                        "type": "forbidden",
+                        "reason": "reverification-error",
+                        "metadata": {"reverification": r},
+                    })
+                }),
             },
         );
         let headers = resp.headers_mut();
@@ -374,6 +400,31 @@ mod tests {
         assert_eq!(r.status(), 500);
         let Body::Text(t) = r.body() else { panic!() };
         assert!(!t.contains("sk_test_x"));
+        // Clerk's reverification answer (`reverificationError` of @clerk/shared 4.41), beside ours.
+        let r = ApiError::reverification_required(Reverification::Strict).into_response();
+        assert_eq!(r.status(), 403);
+        let Body::Text(t) = r.body() else { panic!() };
+        let body: Value = serde_json::from_str(t).unwrap();
+        assert_eq!(
+            body["clerk_error"],
+            json!({"type": "forbidden", "reason": "reverification-error",
+                   "metadata": {"reverification": "strict"}})
+        );
+        assert_eq!(body["reason"], "reverification-error");
+        let custom = Reverification::Custom {
+            level: crate::authorization::Level::SecondFactor,
+            after_minutes: 15.0,
+        };
+        let r = ApiError::reverification_required(custom).into_response();
+        let Body::Text(t) = r.body() else { panic!() };
+        let body: Value = serde_json::from_str(t).unwrap();
+        assert_eq!(
+            body["clerk_error"]["metadata"]["reverification"],
+            json!({"level": "second_factor", "afterMinutes": 15.0})
+        );
+        let r = ApiError::new(Reason::Forbidden).into_response();
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(!t.contains("clerk_error"));
         let r = ApiError::method_not_allowed("GET").into_response();
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()[header::ALLOW], "GET");
