@@ -128,6 +128,10 @@ impl Session {
     /// Whether the session satisfies every condition of `check` (Clerk's `has()`). A check that
     /// asks nothing is `false`: authorization is never granted by default.
     pub fn has(&self, check: &Check<'_>) -> bool {
+        // Clerk's SDK throws building such a session: nothing it would grant is granted.
+        if self.unreadable_features() {
+            return false;
+        }
         let outcomes = [
             self.organization(check),
             self.billing(check),
@@ -141,7 +145,7 @@ impl Session {
         if check.role.is_none() && check.permission.is_none() {
             return Outcome::Skip;
         }
-        if self.unreadable_features() || !self.org_id_truthy() {
+        if !self.org_id_truthy() {
             return Outcome::Fail;
         }
         if let Some(role) = check.role {
@@ -164,9 +168,6 @@ impl Session {
         if check.feature.is_none() && check.plan.is_none() {
             return Outcome::Skip;
         }
-        if self.unreadable_features() {
-            return Outcome::Fail;
-        }
         let claims = self.claims();
         for (asked, claim) in [(check.feature, "fea"), (check.plan, "pla")] {
             let Some(asked) = asked else { continue };
@@ -186,9 +187,6 @@ impl Session {
         let Some(asked) = check.reverification else {
             return Outcome::Skip;
         };
-        if self.unreadable_features() {
-            return Outcome::Fail;
-        }
         // `fva`: minutes since each factor was verified, -1 for never; fractions allowed.
         let ages = match self.claims().get("fva") {
             Some(Value::Array(a)) if a.len() == 2 => (a[0].as_f64(), a[1].as_f64()),

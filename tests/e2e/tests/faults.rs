@@ -43,13 +43,20 @@ fn assert_503(a: &Answer, reason: &str, what: &str) {
 
 // ---------------------------------------------------------------- Secrets Manager
 
-#[test]
-fn secrets_manager_down_at_cold_start_is_503_never_401_then_recovers() {
+/// Secrets Manager failing in `mode` at cold start: 503 `secret-unavailable` (never 401), no key
+/// set fetched without the secret, the public function unaffected, then recovery once it is back.
+fn cold_start_outage_is_503_then_recovers(mode: SmMode, what: &str) {
     let s = stack();
     let alice = s.mint(json!({}));
-    s.proxy.set_mode(SmMode::Down);
+    s.proxy.set_mode(mode);
     let a = s.get("/api/protected", Some(&alice));
-    assert_503(&a, "secret-unavailable", "down at cold start");
+    assert_503(&a, "secret-unavailable", what);
+    if mode == SmMode::Throttled {
+        assert!(
+            s.proxy.count() >= 1,
+            "GetSecretValue reached the (throttled) endpoint"
+        );
+    }
     assert_eq!(
         s.stub.jwks_calls(),
         0,
@@ -75,37 +82,13 @@ fn secrets_manager_down_at_cold_start_is_503_never_401_then_recovers() {
 }
 
 #[test]
-fn secrets_manager_throttled_at_cold_start_is_503_then_recovers() {
-    let s = stack();
-    let alice = s.mint(json!({}));
-    s.proxy.set_mode(SmMode::Throttled);
-    let a = s.get("/api/protected", Some(&alice));
-    assert_503(&a, "secret-unavailable", "throttled at cold start");
-    assert!(
-        s.proxy.count() >= 1,
-        "GetSecretValue reached the (throttled) endpoint"
-    );
-    assert_eq!(
-        s.stub.jwks_calls(),
-        0,
-        "no key set fetch without the secret"
-    );
-    let pid = s.protected_pid();
-    assert_eq!(
-        s.get("/api/health", None).status,
-        200,
-        "public is unaffected"
-    );
+fn secrets_manager_down_at_cold_start_is_503_never_401_then_recovers() {
+    cold_start_outage_is_503_then_recovers(SmMode::Down, "down at cold start");
+}
 
-    s.proxy.set_mode(SmMode::Pass);
-    s.until(
-        "recovery",
-        "/api/protected",
-        &alice,
-        (200, ""),
-        &[(503, "secret-unavailable")],
-    );
-    s.assert_clean_run(pid);
+#[test]
+fn secrets_manager_throttled_at_cold_start_is_503_then_recovers() {
+    cold_start_outage_is_503_then_recovers(SmMode::Throttled, "throttled at cold start");
 }
 
 #[test]
