@@ -124,9 +124,8 @@ class Functions(unittest.TestCase):
         self.assertEqual(routes, {
             "/api/health": "PublicFunction",
             "/api/public": "PublicFunction",
-            "/api/{proxy+}": "PublicFunction",
-            "/api/protected": "ProtectedFunction",
-            "/api/me": "ProtectedFunction",
+            # Secure by default: whatever the public function does not list needs a session.
+            "/api/{proxy+}": "ProtectedFunction",
         })
 
     def test_api_has_default_stage_cors_and_throttling(self):
@@ -428,7 +427,7 @@ class Cors(unittest.TestCase):
         c = self.cors()
         self.assertIsInstance(c, dict, "a CORS object, not an intrinsic SAM took for one")
         self.assertEqual(c["allowHeaders"], ["authorization", "content-type"])
-        self.assertEqual(c["allowMethods"], ["GET", "HEAD", "OPTIONS"])
+        self.assertEqual(c["allowMethods"], ["GET", "HEAD", "POST", "OPTIONS"])
         self.assertEqual(c["maxAge"], 600)
         self.assertNotIn("allowCredentials", c)
         self.assertEqual(c["allowOrigins"]["Fn::If"][2], [{"Fn::Sub": "https://${SiteDistribution.DomainName}"}])
@@ -436,7 +435,7 @@ class Cors(unittest.TestCase):
 
     def test_every_route_is_in_the_same_body(self):
         paths = CFN["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
-        self.assertEqual(set(paths), {"/api/health", "/api/public", "/api/{proxy+}", "/api/protected", "/api/me"})
+        self.assertEqual(set(paths), {"/api/health", "/api/public", "/api/{proxy+}"})
 
 
 if __name__ == "__main__":
