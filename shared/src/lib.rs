@@ -21,6 +21,7 @@ pub mod jwks;
 pub mod keys;
 pub mod lambda;
 pub mod logging;
+pub mod metrics;
 pub mod readiness;
 pub mod rsa_key;
 pub mod secret;
@@ -28,6 +29,7 @@ pub mod session;
 pub mod sig_cache;
 mod ttl_cell;
 pub mod verify;
+pub mod xray;
 
 pub use auth::Authenticator;
 pub use config::{Config, ConfigError};

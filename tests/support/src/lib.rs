@@ -3,6 +3,8 @@
 //! a counting secret source; and, in [`bench`], the benchmarks' harness.
 
 pub mod bench;
+/// A checker for CloudWatch Embedded Metric Format lines (`shared::metrics`).
+pub mod emf;
 
 /// The test instance's publishable key (development, Frontend API `foo-bar-13.clerk.accounts.dev`).
 pub const PK: &str = "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk";
