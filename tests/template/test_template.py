@@ -163,7 +163,8 @@ class Site(unittest.TestCase):
         self.assertIn(h["ReferrerPolicy"]["ReferrerPolicy"], ["strict-origin-when-cross-origin", "no-referrer", "same-origin", "strict-origin"])
 
     def test_outputs(self):
-        self.assertEqual(set(TEMPLATE["Outputs"]), {"ApiUrl", "SiteUrl", "SiteBucketName", "DistributionId", "SecretArn"})
+        self.assertEqual(set(TEMPLATE["Outputs"]), {"ApiUrl", "SiteUrl", "SiteBucketName", "DistributionId", "SecretArn",
+                                                  "DashboardUrl"})
 
 
 API_HOST = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
@@ -440,3 +441,155 @@ class Cors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+METRICS_RS = (ROOT / "shared" / "src" / "metrics.rs").read_text()
+ERROR_RS = (ROOT / "shared" / "src" / "error.rs").read_text()
+TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+
+
+def alarms():
+    return {n: r for n, r in RES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def alarm_on(namespace, metric, **dims):
+    """The alarms on `metric` of `namespace` whose dimensions are exactly `dims`."""
+    out = []
+    for name, r in alarms().items():
+        p = r["Properties"]
+        got = {d["Name"]: d["Value"] for d in p.get("Dimensions", [])}
+        if p.get("Namespace") == namespace and p.get("MetricName") == metric and got == dims:
+            out.append(name)
+    return out
+
+
+def functions():
+    return [n for n, r in RES.items() if r["Type"] == "AWS::Serverless::Function"]
+
+
+def dashboard():
+    sub = RES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text = sub[0] if isinstance(sub, list) else sub
+    # Every ${...} is a reference CloudFormation fills in; a JSON string in every place.
+    refs = set(re.findall(r"\$\{([^}]+)\}", text))
+    return json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: "REF_" + re.sub(r"\W", "_", m.group(1)), text)), refs
+
+
+class Observability(unittest.TestCase):
+    """Alarms (opt-in), the dashboard, the metrics namespace and X-Ray (docs/observability.md)."""
+
+    def test_alarms_are_opt_in_and_off_by_default(self):
+        params = TEMPLATE["Parameters"]
+        self.assertEqual(params["AlarmEmail"]["Default"], "")
+        self.assertEqual(params["AlarmTopicArn"]["Default"], "")
+        self.assertTrue(alarms())
+        for name, r in alarms().items():
+            self.assertEqual(r.get("Condition"), "AlarmsOn", name)
+        self.assertEqual(RES["AlarmTopic"]["Condition"], "CreateAlarmTopic")
+        conds = TEMPLATE["Conditions"]
+        self.assertEqual(conds["AlarmsOn"], {"Fn::Or": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}]})
+        # A topic of its own only when no topic is given.
+        self.assertIn({"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}, conds["CreateAlarmTopic"]["Fn::And"])
+
+    def test_the_parameters_accept_an_email_or_a_topic_and_nothing_else(self):
+        email = re.compile(TEMPLATE["Parameters"]["AlarmEmail"]["AllowedPattern"])
+        for ok in ["", "ops@example.com", "a.b+alerts@sub.example.co"]:
+            self.assertTrue(email.fullmatch(ok), ok)
+        for bad in ["ops", "ops@", "a b@example.com", "x@y"]:
+            self.assertFalse(email.fullmatch(bad), bad)
+        topic = re.compile(TEMPLATE["Parameters"]["AlarmTopicArn"]["AllowedPattern"])
+        self.assertTrue(topic.fullmatch("arn:aws:sns:eu-west-1:123456789012:ops-alerts"))
+        self.assertTrue(topic.fullmatch(""))
+        self.assertFalse(topic.fullmatch("arn:aws:sqs:eu-west-1:123456789012:q"))
+
+    def test_the_email_topic_is_encrypted_and_subscribes_the_address(self):
+        p = RES["AlarmTopic"]["Properties"]
+        self.assertEqual(p["Subscription"], [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}])
+        self.assertIn("KmsMasterKeyId", p)
+
+    def test_every_alarm_notifies_the_topic_and_ignores_missing_data(self):
+        for name, r in alarms().items():
+            p = r["Properties"]
+            self.assertEqual(p["AlarmActions"], [TOPIC], name)
+            self.assertEqual(p["TreatMissingData"], "notBreaching", name)
+            self.assertEqual(p["ComparisonOperator"], "GreaterThanOrEqualToThreshold", name)
+            self.assertIn("docs/observability.md" if name == "ApiServerErrorsAlarm" else "${AWS::StackName}",
+                          p["AlarmDescription"]["Fn::Sub"], name)
+
+    def test_api_5xx_alarm(self):
+        [name] = alarm_on("AWS/ApiGateway", "5xx", ApiId={"Ref": "HttpApi"})
+        self.assertEqual(RES[name]["Properties"]["Statistic"], "Sum")
+
+    def test_lambda_errors_and_throttles_of_every_function(self):
+        for fn in functions():
+            for metric in ["Errors", "Throttles"]:
+                self.assertEqual(len(alarm_on("AWS/Lambda", metric, FunctionName={"Ref": fn})), 1, f"{fn} {metric}")
+
+    def test_outage_503s_alarm_on_the_functions_own_metric(self):
+        [name] = alarm_on({"Ref": "AWS::StackName"}, "Outages", Function={"Ref": "ProtectedFunction"})
+        self.assertGreaterEqual(RES[name]["Properties"]["EvaluationPeriods"], 2, "one blip does not page")
+
+    def test_a_spike_of_invalid_signatures_alarms(self):
+        [name] = alarm_on({"Ref": "AWS::StackName"}, "AuthFailures",
+                          Function={"Ref": "ProtectedFunction"}, Reason="token-invalid-signature")
+        p = RES[name]["Properties"]
+        self.assertEqual(p["Threshold"], {"Ref": "InvalidSignatureAlarmThreshold"})
+        self.assertEqual(p["Period"], 300)
+        # The reason is a code the functions answer with (shared/src/error.rs).
+        self.assertIn('"token-invalid-signature"', ERROR_RS)
+
+    def test_the_metric_names_are_the_ones_the_functions_write(self):
+        names = {r["Properties"]["MetricName"] for r in alarms().values()
+                 if r["Properties"]["Namespace"] == {"Ref": "AWS::StackName"}}
+        body, _ = dashboard()
+        text = json.dumps(body)
+        names |= set(re.findall(r'MetricName=\\"(\w+)\\"', text))
+        for w in body["widgets"]:
+            ns = None
+            for m in w["properties"]["metrics"]:
+                # "." repeats the previous row's value; "..." the whole previous row.
+                if isinstance(m[0], str) and m[0] not in (".", "..."):
+                    ns = m[0]
+                if ns == "REF_Namespace" and len(m) > 1 and isinstance(m[1], str) and m[1] != ".":
+                    names.add(m[1])
+        self.assertGreaterEqual(names, {"Outages", "AuthFailures", "Requests", "ClerkApiLatency",
+                                        "KeySetFetches", "SecretFetches", "SignatureCacheHits", "ColdStart"})
+        for n in names:
+            self.assertIn(f'"{n}"', METRICS_RS, f"{n}: written by shared::metrics")
+        for dim in ["Function", "Reason", "Route", "StatusClass"]:
+            self.assertIn(f'"{dim}"', METRICS_RS)
+
+    def test_the_namespace_is_the_stacks_and_every_function_gets_it(self):
+        env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+        self.assertEqual(env["METRICS_NAMESPACE"], {"Ref": "AWS::StackName"})
+        for name, r in CFN["Resources"].items():
+            if r["Type"] == "AWS::Lambda::Function" and name in functions():
+                self.assertEqual(r["Properties"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
+                                 {"Ref": "AWS::StackName"}, name)
+
+    def test_the_dashboard_is_valid_json_on_this_stacks_resources(self):
+        body, refs = dashboard()
+        self.assertGreaterEqual(len(body["widgets"]), 6)
+        self.assertEqual(refs, {"AWS::Region", "HttpApi", "ProtectedFunction", "PublicFunction", "Namespace"})
+        self.assertEqual(RES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][1],
+                         {"Namespace": {"Ref": "AWS::StackName"}})
+        self.assertNotIn("Condition", RES["Dashboard"], "the dashboard is always there")
+        for w in body["widgets"]:
+            self.assertEqual(w["type"], "metric")
+            self.assertTrue(w["properties"]["metrics"], w["properties"]["title"])
+
+    def test_tracing_is_opt_in_and_active_when_on(self):
+        self.assertEqual(TEMPLATE["Parameters"]["XRayTracing"]["Default"], "off")
+        self.assertEqual(TEMPLATE["Globals"]["Function"]["Tracing"],
+                         {"Fn::If": ["TracingOn", "Active", "PassThrough"]})
+        self.assertEqual(TEMPLATE["Conditions"]["TracingOn"], {"Fn::Equals": [{"Ref": "XRayTracing"}, "on"]})
+        for fn in ["PublicFunction", "ProtectedFunction"]:
+            self.assertEqual(CFN["Resources"][fn]["Properties"]["TracingConfig"],
+                             {"Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}})
+            # SAM grants X-Ray's write-only policy (segments in, nothing read back).
+            arns = CFN["Resources"][f"{fn}Role"]["Properties"]["ManagedPolicyArns"]
+            xray = [a for a in arns if "Xray" in json.dumps(a)]
+            self.assertEqual(len(xray), 1, arns)
+            self.assertIn("AWSXrayWriteOnlyAccess", json.dumps(xray[0]))
