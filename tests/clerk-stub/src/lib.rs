@@ -6,6 +6,9 @@
 //!   `pending`, any `azp`, foreign keys, arbitrary header and claim edits), rotates the signing key,
 //!   switches faults (down, slow, 500, garbage, oversized, redirect), changes the accepted secret,
 //!   and counts the calls that reached the API.
+//! - The demo users carry authorization (an organization and role, a plan and its features, the
+//!   age of their last verification): a token minted for one of them holds those claims, so demo
+//!   mode shows each answer of the authorization examples ([`demo_authorization`]).
 //!
 //! Used by the tests and by the local run's demo mode. Never deployed.
 
@@ -528,6 +531,67 @@ fn clerk_user(id: &str, first: &str, last: &str, email: &str, public: Value) -> 
     })
 }
 
+/// The demo users' organization (both belong to it).
+pub const DEMO_ORG_ID: &str = "org_demoAcme";
+/// How long ago, in minutes, a demo user last verified unless a mint says otherwise: past
+/// `strict` reverification's 10 minutes, so the demo's sensitive action asks to verify again.
+pub const DEMO_FIRST_FACTOR_AGE_MINUTES: i64 = 30;
+
+/// What a demo user may do: minted into their tokens unless the mint request says otherwise.
+#[derive(Debug, Clone)]
+pub struct DemoAuthorization {
+    /// The active organization, as [`MintRequest::org`] takes it (role without `org:`).
+    pub org: OrgSpec,
+    pub org_name: &'static str,
+    /// v2 `fea` as Clerk writes it (scoped names), when the user has features.
+    pub fea: Option<&'static str>,
+    /// v2 `pla` as Clerk writes it, when the user has a plan.
+    pub pla: Option<&'static str>,
+}
+
+/// The authorization of the demo user `sub`, if it is one. Alice administers Acme and her own
+/// plan (Pro) has the feature `reports`; Bob is a plain member of Acme with no plan. The feature
+/// is Alice's (`u:`), not Acme's: an organization's plan would give it to every member's token
+/// (`o:reports`), Bob's too.
+pub fn demo_authorization(sub: &str) -> Option<DemoAuthorization> {
+    let acme = |role: &str| OrgSpec {
+        id: DEMO_ORG_ID.into(),
+        slug: "acme".into(),
+        role: role.into(),
+        ..OrgSpec::default()
+    };
+    match sub {
+        "user_demoAlice" => Some(DemoAuthorization {
+            org: OrgSpec {
+                permissions: vec!["org:sys_memberships:manage".into()],
+                ..acme("admin")
+            },
+            org_name: "Acme",
+            fea: Some("u:reports"),
+            pla: Some("u:pro"),
+        }),
+        "user_demoBob" => Some(DemoAuthorization {
+            org: OrgSpec {
+                permissions: vec!["org:sys_memberships:read".into()],
+                ..acme("member")
+            },
+            org_name: "Acme",
+            fea: None,
+            pla: None,
+        }),
+        _ => None,
+    }
+}
+
+/// Names of a scoped v2 list (`u:reports,o:dash` -> `reports`, `dash`), for people to read.
+fn scoped_names(list: Option<&str>) -> Vec<&str> {
+    list.into_iter()
+        .flat_map(|l| l.split(','))
+        .map(|item| item.split_once(':').map_or(item, |(_, name)| name))
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
 /// The demo users (`GET /users` on the admin port lists them).
 fn demo_users() -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
@@ -557,10 +621,18 @@ fn demo_users() -> BTreeMap<String, Value> {
 // ---------------------------------------------------------------- the admin API
 
 /// What to mint. Every field is optional; the defaults make a valid v2 session token for
-/// `user_demoAlice`, issued now, living 60 s.
+/// `user_demoAlice`, issued now, living 60 s, with no organization, features or plans, and
+/// `fva: [0, -1]` (verified just now).
+///
+/// Naming a demo user in `sub` mints that user's authorization ([`demo_authorization`]): their
+/// organization (`o`, or `org_*` in v1), `fea` and `pla`, and `fva` of
+/// [`DEMO_FIRST_FACTOR_AGE_MINUTES`]. Explicit fields override it: `org` replaces the
+/// organization (its `fea`, when given, the features), `reverified_secs_ago` the verification
+/// age, and `claims` is merged last over everything.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MintRequest {
+    /// The user (default `user_demoAlice`, without the demo authorization: see above).
     pub sub: Option<String>,
     pub sid: Option<String>,
     pub azp: Option<String>,
@@ -573,6 +645,11 @@ pub struct MintRequest {
     pub ttl_secs: Option<i64>,
     /// Shift of `iat`/`nbf`/`exp` from now (negative: in the past).
     pub offset_secs: Option<i64>,
+    /// The user verified again this many seconds ago (Clerk's reverification): `fva` becomes
+    /// `[whole minutes, -1]` (a first factor, no second factor), so `strict` (10 minutes) passes
+    /// below 600. Negative counts as 0. Default: `[0, -1]`, or the demo user's age.
+    pub reverified_secs_ago: Option<i64>,
+    /// The active organization (default: none, or the demo user's).
     pub org: Option<OrgSpec>,
     /// Claims merged last (`null` removes a claim).
     pub claims: Option<Map<String, Value>>,
@@ -620,7 +697,14 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
         ),
     );
     c.insert("exp".into(), json!(now + req.ttl_secs.unwrap_or(60)));
-    c.insert("fva".into(), json!([0, -1]));
+    let demo = req.sub.as_deref().and_then(demo_authorization);
+    // Clerk counts factor ages in whole minutes; -1: this user has no second factor.
+    let first_factor_age = match (req.reverified_secs_ago, &demo) {
+        (Some(secs), _) => secs.max(0) / 60,
+        (None, Some(_)) => DEMO_FIRST_FACTOR_AGE_MINUTES,
+        (None, None) => 0,
+    };
+    c.insert("fva".into(), json!([first_factor_age, -1]));
     c.insert("iat".into(), json!(now));
     c.insert(
         "iss".into(),
@@ -645,8 +729,17 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
     );
     if v == 2 {
         c.insert("v".into(), json!(2));
+        // Before the organization: an explicit `org.fea` replaces the demo user's features.
+        for (name, value) in [
+            ("fea", demo.as_ref().and_then(|d| d.fea)),
+            ("pla", demo.as_ref().and_then(|d| d.pla)),
+        ] {
+            if let Some(value) = value {
+                c.insert(name.into(), json!(value));
+            }
+        }
     }
-    if let Some(org) = &req.org {
+    if let Some(org) = req.org.as_ref().or(demo.as_ref().map(|d| &d.org)) {
         if v == 2 {
             let mut o = json!({"id": org.id, "slg": org.slug, "rol": org.role});
             if let Some(per) = &org.per {
@@ -783,12 +876,25 @@ async fn admin_users(State(inner): State<Arc<Inner>>) -> Response {
     let users: Vec<Value> = lock(&inner.users)
         .values()
         .map(|u| {
-            json!({
+            let mut item = json!({
                 "id": u["id"],
                 "firstName": u["first_name"],
                 "lastName": u["last_name"],
                 "imageUrl": u["image_url"],
-            })
+            });
+            // What the user's tokens carry, for the site to say who may do what.
+            if let Some(d) = u["id"].as_str().and_then(demo_authorization) {
+                item["organization"] = json!({
+                    "id": d.org.id,
+                    "slug": d.org.slug,
+                    "name": d.org_name,
+                    "role": format!("org:{}", d.org.role),
+                });
+                item["features"] = json!(scoped_names(d.fea));
+                item["plans"] = json!(scoped_names(d.pla));
+                item["firstFactorAgeMinutes"] = json!(DEMO_FIRST_FACTOR_AGE_MINUTES);
+            }
+            item
         })
         .collect();
     axum::Json(json!({"users": users})).into_response()
