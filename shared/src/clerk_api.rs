@@ -151,6 +151,14 @@ impl From<ClerkUser> for UserProfile {
     }
 }
 
+impl UserProfile {
+    /// The profile of a Clerk `User` object as JSON (a webhook's `data`), with the same
+    /// projection as the Backend API's answer: never `private_metadata`.
+    pub fn from_clerk_user(user: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value::<ClerkUser>(user).map(Self::from)
+    }
+}
+
 /// Clerk user ids: `user_` then letters and digits. Anything else never reaches a URL.
 pub fn is_valid_user_id(id: &str) -> bool {
     id.strip_prefix("user_").is_some_and(|rest| {

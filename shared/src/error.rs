@@ -95,6 +95,22 @@ reasons! {
     UserNotFound = (NOT_FOUND, "user-not-found", "The signed-in user no longer exists."),
     /// Misconfiguration or a bug: the detail goes to the log only.
     Internal = (INTERNAL_SERVER_ERROR, "internal", "Internal server error."),
+    // Clerk's webhooks (functions/webhooks, docs/webhooks.md): 400 means nothing was written.
+    /// No `svix-id`, `svix-timestamp` or `svix-signature` header, or one given twice.
+    WebhookHeadersMissing = (BAD_REQUEST, "webhook-headers-missing",
+        "The svix-id, svix-timestamp and svix-signature headers are required, once each."),
+    /// `svix-timestamp` is not a time within 5 minutes of ours.
+    WebhookTimestampInvalid = (BAD_REQUEST, "webhook-timestamp-invalid",
+        "The webhook timestamp is malformed or more than 5 minutes away from the server's time."),
+    /// No `v1` signature of `svix-signature` matches.
+    WebhookSignatureInvalid = (BAD_REQUEST, "webhook-signature-invalid",
+        "No webhook signature matches."),
+    /// Signed, but not a Clerk event this function can read.
+    WebhookPayloadInvalid = (BAD_REQUEST, "webhook-payload-invalid",
+        "The webhook body is not a Clerk event this endpoint can read."),
+    /// The users table is throttled or unreachable: the sender should retry.
+    StorageUnavailable = (SERVICE_UNAVAILABLE, "storage-unavailable",
+        "Storage is briefly unavailable; try again shortly."),
 }
 
 impl Reason {

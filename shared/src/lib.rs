@@ -27,6 +27,7 @@ pub mod rsa_key;
 pub mod secret;
 pub mod session;
 pub mod sig_cache;
+pub mod users_table;
 mod ttl_cell;
 pub mod verify;
 pub mod xray;

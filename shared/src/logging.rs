@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Crates whose `trace` level we let through: ours, which never log request data.
-const OWN_CRATES: &[&str] = &["shared", "protected", "public", "clerk_token"];
+const OWN_CRATES: &[&str] = &["shared", "protected", "public", "clerk_token", "webhooks"];
 
 /// What `RUST_LOG` asks for, or why it cannot be read. Unset or empty: `info`.
 pub fn directives(value: Option<&str>) -> Result<Targets, String> {
