@@ -62,11 +62,13 @@ class SecretAccess(unittest.TestCase):
 
     def test_only_the_protected_function_can_read_the_secret(self):
         readers = {
-            role
+            role: st["Resource"]
             for role, st in self.iam_statements()
             if any(a.lower().startswith("secretsmanager:") for a in actions(st))
         }
-        self.assertEqual(readers, {"ProtectedFunctionRole"})
+        # The webhooks function reads its own signing secret only (Webhooks, below).
+        self.assertEqual(set(readers), {"ProtectedFunctionRole", "WebhooksFunctionRole"})
+        self.assertEqual(readers["WebhooksFunctionRole"], {"Ref": "WebhookSigningSecret"})
 
     def test_the_protected_function_reads_exactly_one_secret_with_get_secret_value_only(self):
         sm = [st for role, st in self.iam_statements() if role == "ProtectedFunctionRole"
@@ -117,7 +119,7 @@ class Functions(unittest.TestCase):
 
     def test_routes_match_the_functions(self):
         routes = {}
-        for name in ["PublicFunction", "ProtectedFunction"]:
+        for name in ["PublicFunction", "ProtectedFunction", "WebhooksFunction"]:
             for ev in RES[name]["Properties"]["Events"].values():
                 self.assertEqual(ev["Type"], "HttpApi")
                 routes[ev["Properties"]["Path"]] = name
@@ -126,6 +128,8 @@ class Functions(unittest.TestCase):
             "/api/public": "PublicFunction",
             # Secure by default: whatever the public function does not list needs a session.
             "/api/{proxy+}": "ProtectedFunction",
+            # Public at the gateway: the Svix signature is its authentication.
+            "/api/webhooks/clerk": "WebhooksFunction",
         })
 
     def test_api_has_default_stage_cors_and_throttling(self):
@@ -164,7 +168,7 @@ class Site(unittest.TestCase):
 
     def test_outputs(self):
         self.assertEqual(set(TEMPLATE["Outputs"]), {"ApiUrl", "SiteUrl", "SiteBucketName", "DistributionId", "SecretArn",
-                                                  "DashboardUrl"})
+                                                  "DashboardUrl", "WebhookUrl", "WebhookSecretArn", "UsersTableName"})
 
 
 API_HOST = "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
@@ -436,7 +440,7 @@ class Cors(unittest.TestCase):
 
     def test_every_route_is_in_the_same_body(self):
         paths = CFN["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
-        self.assertEqual(set(paths), {"/api/health", "/api/public", "/api/{proxy+}"})
+        self.assertEqual(set(paths), {"/api/health", "/api/public", "/api/{proxy+}", "/api/webhooks/clerk"})
 
 
 if __name__ == "__main__":
@@ -593,3 +597,79 @@ class Observability(unittest.TestCase):
             xray = [a for a in arns if "Xray" in json.dumps(a)]
             self.assertEqual(len(xray), 1, arns)
             self.assertIn("AWSXrayWriteOnlyAccess", json.dumps(xray[0]))
+
+
+class Webhooks(unittest.TestCase):
+    """Issue 16: the webhooks function, its signing secret and the users table (docs/webhooks.md)."""
+
+    def role_statements(self, role):
+        for pol in CFN["Resources"][role]["Properties"].get("Policies", []):
+            yield from statements(pol["PolicyDocument"])
+
+    def table_actions(self):
+        """{role: set of dynamodb actions} over every role of the transformed template."""
+        out = {}
+        for name, res in CFN["Resources"].items():
+            if res["Type"] == "AWS::IAM::Role":
+                for st in self.role_statements(name):
+                    for a in actions(st):
+                        if a.lower().startswith("dynamodb:"):
+                            self.assertEqual(st["Resource"], {"Fn::GetAtt": ["UsersTable", "Arn"]}, name)
+                            out.setdefault(name, set()).add(a)
+        return out
+
+    def test_only_the_webhooks_function_reads_the_signing_secret(self):
+        readers = [(role, st) for role, st in SecretAccess.iam_statements(self)
+                   if st.get("Resource") == {"Ref": "WebhookSigningSecret"}]
+        self.assertEqual([r for r, _ in readers], ["WebhooksFunctionRole"])
+        self.assertEqual(actions(readers[0][1]), ["secretsmanager:GetSecretValue"])
+        env = RES["WebhooksFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["CLERK_WEBHOOK_SECRET_ID"], {"Ref": "WebhookSigningSecret"})
+        self.assertNotIn("CLERK_SECRET_ID", env, "no Clerk secret key for the webhooks function")
+
+    def test_only_the_webhooks_function_writes_the_table_and_the_protected_function_reads_it(self):
+        self.assertEqual(self.table_actions(), {
+            "WebhooksFunctionRole": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+            "ProtectedFunctionRole": {"dynamodb:GetItem"},
+        })
+        for fn in ["WebhooksFunction", "ProtectedFunction"]:
+            self.assertEqual(RES[fn]["Properties"]["Environment"]["Variables"]["USERS_TABLE"], {"Ref": "UsersTable"})
+
+    def test_the_table_is_on_demand_recoverable_encrypted_and_expires_delivery_ids(self):
+        r = RES["UsersTable"]
+        p = r["Properties"]
+        self.assertEqual(p["BillingMode"], "PAY_PER_REQUEST")
+        self.assertTrue(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+        self.assertEqual(p["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+        self.assertTrue(p["SSESpecification"]["SSEEnabled"])
+        self.assertEqual(p["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}])
+        self.assertEqual(r["DeletionPolicy"], "Retain")
+        # The names the code uses (shared/src/users_table.rs).
+        code = (ROOT / "shared/src/users_table.rs").read_text()
+        self.assertIn('EXPIRES_AT: &str = "expires_at"', code)
+        self.assertIn('PK: &str = "pk"', code)
+
+    def test_the_signing_secret_parameter_is_no_echo_and_a_whsec_key_or_empty(self):
+        param = TEMPLATE["Parameters"]["ClerkWebhookSigningSecret"]
+        self.assertTrue(param["NoEcho"])
+        pattern = re.compile(param["AllowedPattern"])
+        for ok in ["", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]:
+            self.assertTrue(pattern.fullmatch(ok), ok)
+        for bad in ['whsec_a"b', "sk_test_abc", "whsec_", "whsec_a b"]:
+            self.assertFalse(pattern.fullmatch(bad), bad)
+        sub = RES["WebhookSigningSecret"]["Properties"]["SecretString"]["Fn::Sub"]
+        self.assertEqual(json.loads(sub.replace("${ClerkWebhookSigningSecret}", "whsec_x")),
+                         {"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_x"})
+
+    def test_the_function_is_built_logged_and_answers_within_svix_s_15_seconds(self):
+        r = RES["WebhooksFunction"]
+        self.assertEqual(r["Metadata"]["BuildProperties"]["Binary"], "webhooks")
+        self.assertLessEqual(r["Properties"]["Timeout"], 15)
+        group = r["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        self.assertIn("RetentionInDays", RES[group]["Properties"])
+
+    def test_the_webhook_route_is_in_the_local_router_above_the_catch_all(self):
+        cargo = (ROOT / "Cargo.toml").read_text()
+        router = cargo[cargo.index("[workspace.metadata.lambda.watch.router]"):]
+        self.assertIn('"/api/webhooks/clerk" = "webhooks"', router)
+        self.assertLess(router.index('"/api/webhooks/clerk"'), router.index('"/api/{*rest}"'))
