@@ -81,7 +81,7 @@ make -n test 2>/dev/null | grep -q "scripts/test.sh all" || problem "make test d
 grep -q "make test" .ci/run || problem ".ci/run does not run make test"
 for stage in "cargo fmt" "cargo clippy" "cargo test --workspace --exclude e2e" "cargo test -p e2e" dev-smoke.sh \
     check_local_secrets.py deploy_leak_check.py cfn-lint "sam validate" tests/template sam-build-check.sh \
-    differential.mjs has-differential.mjs fuzz.sh "vitest run" "tests/browser"; do
+    differential.mjs has-differential.mjs webhook-differential.mjs fuzz.sh "vitest run" "tests/browser"; do
   grep -qF -- "$stage" scripts/test.sh || problem "scripts/test.sh lost the stage: $stage"
 done
 

@@ -61,6 +61,9 @@ e2e() {
   stage "authorization differential: Session::has against @clerk/shared's has() on 6,000 sessions x conditions"
   cargo build -q -p shared --example has_cases
   node tests/clerk-node/has-differential.mjs target/debug/examples/has_cases --count 6000
+  stage "webhook differential: our signature check against @clerk/backend's verifyWebhook on 3,000 deliveries"
+  cargo build -q -p webhooks --example webhook_cases
+  node tests/clerk-node/webhook-differential.mjs target/debug/examples/webhook_cases --count 3000
   stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
   ./scripts/fuzz.sh "${FUZZ_SECS:-20}"
 }
