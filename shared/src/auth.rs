@@ -128,6 +128,15 @@ impl Authenticator {
         }
     }
 
+    /// The instance's keys that may have signed a token with `kid`, from the same PEM or cached
+    /// key set as session tokens: the JWT forms of machine tokens ([`crate::machine`]).
+    pub async fn instance_keys(&self, kid: Option<&str>) -> Result<Arc<KeySet>, AuthError> {
+        match &self.source {
+            KeySource::Pem(key) => Ok(Arc::new(KeySet::networkless((**key).clone()))),
+            KeySource::Remote(remote) => remote.cache.keys(kid, || remote.load()).await,
+        }
+    }
+
     /// Loads the secret and the key set ahead of the first request (Lambda init phase). An error
     /// is for the log: the next request tries again.
     pub async fn warm(&self) -> Result<(), AuthError> {

@@ -200,3 +200,84 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<RsaKey>, ClerkApiError> {
     }
     Ok(keys)
 }
+
+// ---------------------------------------------------------------- machine tokens (issue 15)
+
+/// The three Backend API verify endpoints of machine tokens in opaque form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MachineEndpoint {
+    /// `POST /v1/api_keys/verify` with `{"secret": ...}`.
+    ApiKey,
+    /// `POST /v1/m2m_tokens/verify` with `{"token": ...}`.
+    M2mToken,
+    /// `POST /v1/oauth_applications/access_tokens/verify` with `{"access_token": ...}`.
+    OAuthToken,
+}
+
+impl MachineEndpoint {
+    /// The path and the body field that carries the token, as `@clerk/backend` sends them.
+    pub fn path_and_field(self) -> (&'static str, &'static str) {
+        match self {
+            MachineEndpoint::ApiKey => ("/v1/api_keys/verify", "secret"),
+            MachineEndpoint::M2mToken => ("/v1/m2m_tokens/verify", "token"),
+            MachineEndpoint::OAuthToken => (
+                "/v1/oauth_applications/access_tokens/verify",
+                "access_token",
+            ),
+        }
+    }
+}
+
+/// What a verify endpoint answered with 200: the fields of Clerk's `APIKey`, `M2MToken` and
+/// `IdPOAuthAccessToken` resources that decide acceptance and name the principal. Absent flags
+/// are `None`, which [`crate::machine`] refuses (fail closed), as it refuses any that is set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MachineTokenRecord {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `api_key`, `m2m_token`, `oauth_token` (informational).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// `user_...` / `org_...` (API keys), `mch_...` (M2M), `user_...` (OAuth).
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub claims: Option<Value>,
+    #[serde(default)]
+    pub revoked: Option<bool>,
+    #[serde(default)]
+    pub expired: Option<bool>,
+    /// Expiry in ms since the epoch (`null`: never).
+    #[serde(default)]
+    pub expiration: Option<u64>,
+    /// Only some answers carry it; when present it must be `true`.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// OAuth: the client (application) the user authorized.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// API keys: its name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Parses a verify endpoint's 200 body; anything that is not a resource object is an outage of
+/// the answer (503), never an acceptance.
+pub fn parse_machine_record(body: &[u8]) -> Result<MachineTokenRecord, ClerkApiError> {
+    serde_json::from_slice(body)
+        .map_err(|_| ClerkApiError::Unavailable("verify body is not a Clerk token resource".into()))
+}
+
+/// The seam in front of the three verify endpoints.
+#[async_trait]
+pub trait MachineTokenVerifier: Send + Sync + fmt::Debug {
+    /// `NotFound`: Clerk does not know the token (or it is revoked or expired).
+    async fn verify_machine_token(
+        &self,
+        secret: &SecretKey,
+        endpoint: MachineEndpoint,
+        token: &str,
+    ) -> Result<MachineTokenRecord, ClerkApiError>;
+}

@@ -95,6 +95,17 @@ reasons! {
     UserNotFound = (NOT_FOUND, "user-not-found", "The signed-in user no longer exists."),
     /// Misconfiguration or a bug: the detail goes to the log only.
     Internal = (INTERNAL_SERVER_ERROR, "internal", "Internal server error."),
+    // Machine authentication (crate::machine): API keys, M2M tokens, OAuth access tokens.
+    /// The token is of a type the route does not accept (decided before any network call).
+    TokenTypeMismatch = (UNAUTHORIZED, "token-type-mismatch",
+        "This route does not accept this kind of token."),
+    /// An API key, M2M or OAuth token that is unknown, revoked, expired, inactive or malformed
+    /// (which of these goes to the log only).
+    MachineTokenInvalid = (UNAUTHORIZED, "machine-token-invalid",
+        "The API key or machine token is not valid."),
+    /// A machine token without a scope the route requires.
+    InsufficientScope = (FORBIDDEN, "insufficient-scope",
+        "The token lacks a scope this route requires."),
     // Clerk's webhooks (functions/webhooks, docs/webhooks.md): 400 means nothing was written.
     /// No `svix-id`, `svix-timestamp` or `svix-signature` header, or one given twice.
     WebhookHeadersMissing = (BAD_REQUEST, "webhook-headers-missing",

@@ -21,6 +21,7 @@ pub mod jwks;
 pub mod keys;
 pub mod lambda;
 pub mod logging;
+pub mod machine;
 pub mod metrics;
 pub mod readiness;
 pub mod rsa_key;

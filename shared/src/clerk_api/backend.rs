@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::{
     CLERK_API_VERSION, ClerkApiError, ClerkUser, KeyFetcher, MAX_ATTEMPTS, MAX_BODY_BYTES,
-    UserDirectory, UserProfile, is_valid_user_id, parse_jwks,
+    MachineEndpoint, MachineTokenRecord, MachineTokenVerifier, UserDirectory, UserProfile,
+    is_valid_user_id, parse_jwks, parse_machine_record,
 };
 use crate::keys::SecretKey;
 use crate::rsa_key::RsaKey;
@@ -19,6 +20,9 @@ type Client = hyper_util::client::legacy::Client<
     http_body_util::Empty<bytes::Bytes>,
 >;
 
+type PostClient =
+    hyper_util::client::legacy::Client<crate::https::Connector, http_body_util::Full<bytes::Bytes>>;
+
 /// A whole request, body included (connection set-up: [`crate::https::CONNECT_TIMEOUT`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -27,7 +31,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct ClerkBackend {
     http: Client,
-    api_url: String,
+    /// The verify endpoints of machine tokens (POST with a JSON body).
+    post_http: std::sync::Arc<PostClient>,
+    // `Arc<str>`: keeps the client small (clerk-token holds it in an enum beside a key set).
+    api_url: std::sync::Arc<str>,
     /// The wait before the retry of a transient failure, drawn between these two.
     retry_backoff: (Duration, Duration),
 }
@@ -44,9 +51,12 @@ impl ClerkBackend {
     /// `api_url` as validated by [`crate::config::Config`] (no trailing slash).
     pub fn new(api_url: impl Into<String>) -> Result<Self, ClerkApiError> {
         let http = crate::https::client().map_err(ClerkApiError::Unavailable)?;
+        let post_http =
+            std::sync::Arc::new(crate::https::client().map_err(ClerkApiError::Unavailable)?);
         Ok(Self {
             http,
-            api_url: api_url.into().trim_end_matches('/').to_owned(),
+            post_http,
+            api_url: api_url.into().trim_end_matches('/').into(),
             retry_backoff: (Duration::from_millis(50), Duration::from_millis(150)),
         })
     }
@@ -76,22 +86,42 @@ impl ClerkBackend {
     }
 
     async fn get_once(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
-        match tokio::time::timeout(REQUEST_TIMEOUT, self.get_within_timeout(path, secret)).await {
+        // Each attempt: its latency in the invocation's metrics, a subsegment when traced.
+        let started = std::time::Instant::now();
+        let trace = crate::xray::call(
+            TRACE_NAME,
+            crate::xray::Service::Remote,
+            "GET",
+            &format!("{}{}", self.api_url, path),
+        );
+        let result = match tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.get_within_timeout(path, secret, trace.header()),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(ClerkApiError::Unavailable(format!("{path}: timeout"))),
-        }
+        };
+        crate::metrics::clerk_api_call(started.elapsed(), result.is_ok());
+        trace.finish(trace_outcome(&result));
+        result
     }
 
     async fn get_within_timeout(
         &self,
         path: &str,
         secret: &SecretKey,
+        trace: Option<&str>,
     ) -> Result<Vec<u8>, ClerkApiError> {
-        use http_body_util::BodyExt as _;
         let url = format!("{}{}", self.api_url, path);
         let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
             .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
-        let req = http::Request::get(url)
+        let mut req = http::Request::get(url);
+        if let Some(trace) = trace.and_then(|t| http::HeaderValue::from_str(t).ok()) {
+            req = req.header(crate::xray::TRACE_HEADER, trace);
+        }
+        let req = req
             .header(http::header::AUTHORIZATION, bearer)
             .header("clerk-api-version", CLERK_API_VERSION)
             .header(http::header::ACCEPT, "application/json")
@@ -108,28 +138,7 @@ impl ClerkBackend {
                 "request failed".into()
             })
         })?;
-        let status = resp.status();
-        let retry = retry_after(resp.headers());
-        let too_big = resp
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64);
-        if too_big {
-            return Err(ClerkApiError::Unavailable(format!(
-                "{path}: body over {MAX_BODY_BYTES} bytes"
-            )));
-        }
-        let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|_| {
-                ClerkApiError::Unavailable(format!(
-                    "{path}: unreadable or over {MAX_BODY_BYTES} bytes"
-                ))
-            })?
-            .to_bytes()
-            .to_vec();
+        let (status, retry, body) = read_answer(path, resp).await?;
         match status.as_u16() {
             200 => Ok(body),
             401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => {
@@ -142,6 +151,35 @@ impl ClerkBackend {
             code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
         }
     }
+}
+
+/// Status, `Retry-After` and body (capped at [`MAX_BODY_BYTES`]) of an answer.
+async fn read_answer(
+    path: &str,
+    resp: http::Response<hyper::body::Incoming>,
+) -> Result<(http::StatusCode, Option<Duration>, Vec<u8>), ClerkApiError> {
+    use http_body_util::BodyExt as _;
+    let status = resp.status();
+    let retry = retry_after(resp.headers());
+    let too_big = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if too_big {
+        return Err(ClerkApiError::Unavailable(format!(
+            "{path}: body over {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|_| {
+            ClerkApiError::Unavailable(format!("{path}: unreadable or over {MAX_BODY_BYTES} bytes"))
+        })?
+        .to_bytes()
+        .to_vec();
+    Ok((status, retry, body))
 }
 
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
@@ -206,5 +244,113 @@ impl UserDirectory for ClerkBackend {
             ));
         }
         Ok(user.into())
+    }
+}
+
+// ---------------------------------------------------------------- machine tokens (issue 15)
+
+impl ClerkBackend {
+    /// `POST path` with a JSON body, with the retry of [`ClerkBackend::get`]: verifying is
+    /// idempotent, so a transient failure is tried once more.
+    async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        secret: &SecretKey,
+    ) -> Result<Vec<u8>, ClerkApiError> {
+        let body = bytes::Bytes::from(body.to_string());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let once = tokio::time::timeout(
+                REQUEST_TIMEOUT,
+                self.post_within_timeout(path, body.clone(), secret),
+            )
+            .await
+            .unwrap_or_else(|_| Err(ClerkApiError::Unavailable(format!("{path}: timeout"))));
+            match once {
+                Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(path, attempt, detail, "retrying Clerk call");
+                    let (min, max) = self.retry_backoff;
+                    if !max.is_zero() {
+                        tokio::time::sleep(jitter(min, max)).await;
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn post_within_timeout(
+        &self,
+        path: &str,
+        body: bytes::Bytes,
+        secret: &SecretKey,
+    ) -> Result<Vec<u8>, ClerkApiError> {
+        let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
+            .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
+        let req = http::Request::post(format!("{}{}", self.api_url, path))
+            .header(http::header::AUTHORIZATION, bearer)
+            .header("clerk-api-version", CLERK_API_VERSION)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(http_body_util::Full::new(body))
+            .map_err(|_| ClerkApiError::Unavailable(format!("{path}: bad request")))?;
+        let resp = self.post_http.request(req).await.map_err(|e| {
+            ClerkApiError::Unavailable(if e.is_connect() {
+                "connection failed".into()
+            } else {
+                "request failed".into()
+            })
+        })?;
+        let (status, retry, body) = read_answer(path, resp).await?;
+        match status.as_u16() {
+            200 => Ok(body),
+            401 => Err(ClerkApiError::SecretKeyInvalid),
+            403 if is_key_invalid(&body) => Err(ClerkApiError::SecretKeyInvalid),
+            // Clerk refuses the token itself: unknown, revoked, expired, or not a token at all.
+            400 | 404 | 422 => Err(ClerkApiError::NotFound),
+            429 => Err(ClerkApiError::RateLimited {
+                retry_after: retry.unwrap_or(Duration::from_secs(10)),
+            }),
+            code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl MachineTokenVerifier for ClerkBackend {
+    async fn verify_machine_token(
+        &self,
+        secret: &SecretKey,
+        endpoint: MachineEndpoint,
+        token: &str,
+    ) -> Result<MachineTokenRecord, ClerkApiError> {
+        let (path, field) = endpoint.path_and_field();
+        let body = self
+            .post_json(path, &serde_json::json!({ field: token }), secret)
+            .await?;
+        parse_machine_record(&body)
+    }
+}
+
+// ---------------------------------------------------------------- tracing (issue 17)
+
+/// The subsegment name of a Backend API call in X-Ray.
+const TRACE_NAME: &str = "Clerk Backend API";
+
+/// How an attempt ended, for its subsegment (the status it implies).
+fn trace_outcome<T>(result: &Result<T, ClerkApiError>) -> crate::xray::Outcome {
+    use crate::xray::Outcome;
+    match result {
+        Ok(_) => Outcome::status(200),
+        Err(ClerkApiError::SecretKeyInvalid) => Outcome::status(401),
+        Err(ClerkApiError::NotFound) => Outcome::status(404),
+        Err(ClerkApiError::RateLimited { .. }) => Outcome::status(429),
+        Err(_) => Outcome::fault(),
     }
 }
