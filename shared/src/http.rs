@@ -1,6 +1,7 @@
 //! HTTP glue for lambda_http: the bearer token of a request, and the one mapping from every
 //! failure to its HTTP answer (docs/contract.md, section 5).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use lambda_http::http::header::{self, HeaderMap, HeaderValue};
@@ -61,7 +62,7 @@ pub struct ApiError {
     /// 503: `Retry-After` (a default when not given).
     retry_after: Option<Duration>,
     /// 405: the methods the route answers.
-    allow: Option<&'static str>,
+    allow: Option<Cow<'static, str>>,
     /// For the log only: never sent, never a token or a secret.
     detail: Option<String>,
     /// 403 `reverification-error`: what the user must verify again, as Clerk writes it.
@@ -101,9 +102,9 @@ impl ApiError {
     }
 
     /// 405 with the methods the route answers.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            allow: Some(allow),
+            allow: Some(allow.into()),
             ..Self::new(Reason::MethodNotAllowed)
         }
     }
@@ -171,8 +172,8 @@ impl ApiError {
                 );
             }
             StatusCode::METHOD_NOT_ALLOWED => {
-                if let Some(allow) = self.allow {
-                    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Some(value) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                    headers.insert(header::ALLOW, value);
                 }
             }
             _ => {}
@@ -256,8 +257,9 @@ pub fn path(req: &Request) -> &str {
     }
 }
 
-/// Writes the one log line of a request: id, route, status, reason (and, through the handler's
-/// span, the user id). Never a token.
+/// Writes the one log line of a request: id, route (the table's pattern when one matched), status,
+/// reason, what failed (a 403's requirement, a 5xx's cause) and, through the request span, the user
+/// id. Never a token.
 pub fn log_request(req: &Request, route: &str, resp: &Response<Body>, error: Option<&ApiError>) {
     let status = resp.status().as_u16();
     let request_id = request_id(req);
@@ -266,7 +268,7 @@ pub fn log_request(req: &Request, route: &str, resp: &Response<Body>, error: Opt
     if status >= 500 {
         tracing::error!(request_id, route, method = %req.method(), status, reason, detail, "request");
     } else if status >= 400 {
-        tracing::warn!(request_id, route, method = %req.method(), status, reason, "request");
+        tracing::warn!(request_id, route, method = %req.method(), status, reason, detail, "request");
     } else {
         tracing::info!(request_id, route, method = %req.method(), status, "request");
     }

@@ -24,12 +24,13 @@ pub mod logging;
 pub mod machine;
 pub mod metrics;
 pub mod readiness;
+pub mod routes;
 pub mod rsa_key;
 pub mod secret;
 pub mod session;
 pub mod sig_cache;
-pub mod users_table;
 mod ttl_cell;
+pub mod users_table;
 pub mod verify;
 pub mod xray;
 

@@ -1,24 +1,62 @@
-//! Routes of the protected function, and the long-lived clients they borrow.
+//! The protected function's route table, its handlers, and the long-lived clients they borrow.
+//! Adding an endpoint is one entry in [`routes`] and one handler: the gateway already sends every
+//! `/api/` path the public function does not list here, and the table's guards run first.
 
 use std::sync::Arc;
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use serde_json::json;
 use shared::auth::Authenticator;
+use shared::authorization::Reverification;
 use shared::clerk_api::{Call, ClerkApiError, ClerkBackend, UserDirectory, UserProfile};
 use shared::clock::{self, Clock};
 use shared::config::{Config, ConfigError};
-use shared::error::Reason;
-use shared::http::{ApiError, authenticate, get_only, json, path, respond};
+use shared::http::{ApiError, json};
+use shared::routes::{Ctx, Reply, Require, Route, Routes};
 use shared::secret::{AwsSecretSource, SecretCache, SecretCallError, SecretSource};
 use shared::session::Session;
-use tracing::Instrument as _;
 
 use crate::profile_cache::ProfileCache;
+
+const GET: &[Method] = &[Method::GET];
+const POST: &[Method] = &[Method::POST];
+
+/// The protected function's API: every route, what it requires, and its handler.
+pub fn routes() -> Vec<Route<App>> {
+    vec![
+        Route::session("/api/protected", GET, Require::session(), |app, _, s| {
+            Box::pin(app.protected(s))
+        }),
+        Route::session("/api/me", GET, Require::session(), |app, _, s| {
+            Box::pin(app.me(s))
+        }),
+        // Examples of authorization: an organization's admins, a plan's feature, a step-up.
+        Route::session(
+            "/api/orgs/{org_id}/admin",
+            GET,
+            Require::session().org_in_path("org_id").role("org:admin"),
+            |app, ctx, s| Box::pin(app.org_admin(ctx, s)),
+        ),
+        Route::session(
+            "/api/reports",
+            GET,
+            Require::session().feature("reports"),
+            |app, _, s| Box::pin(app.reports(s)),
+        ),
+        Route::session(
+            "/api/sensitive",
+            POST,
+            Require::session().reverification(Reverification::Strict),
+            |app, _, s| Box::pin(app.sensitive(s)),
+        ),
+    ]
+}
 
 /// Everything a request needs, built once per container.
 #[derive(Debug)]
 pub struct App {
+    routes: Routes<App>,
     auth: Authenticator,
     secrets: Arc<SecretCache>,
     users: Arc<dyn UserDirectory>,
@@ -48,7 +86,10 @@ impl App {
         let secrets = Arc::new(SecretCache::new(source, config.secret_ttl, clock.clone()));
         let auth =
             Authenticator::from_config(config, Some(secrets.clone()), fetcher, clock.clone())?;
+        let routes =
+            Routes::new(routes()).map_err(|e| ConfigError::new("route table", e.to_string()))?;
         Ok(Self {
+            routes,
             auth,
             secrets,
             users,
@@ -75,47 +116,53 @@ impl App {
     }
 
     pub async fn handle(&self, req: &Request) -> Response<Body> {
-        // The request's log line names the signed-in user through this span (`span.user_id`); at
-        // error level, so that it is on whenever any line of the request is.
-        let span = tracing::error_span!("request", user_id = tracing::field::Empty);
-        async {
-            let route = path(req);
-            let result = match route {
-                "/api/protected" => match get_only(req) {
-                    Ok(()) => self.protected(req).await,
-                    Err(e) => Err(e),
-                },
-                "/api/me" => match get_only(req) {
-                    Ok(()) => self.me(req).await,
-                    Err(e) => Err(e),
-                },
-                _ => Err(Reason::RouteNotFound.into()),
-            };
-            respond(req, route, result)
-        }
-        .instrument(span)
-        .await
+        self.routes.dispatch(self, Some(&self.auth), req).await
     }
 
-    async fn session(&self, req: &Request) -> Result<Session, ApiError> {
-        let session = authenticate(&self.auth, req).await?;
-        tracing::Span::current().record("user_id", session.user_id.as_str());
-        Ok(session)
-    }
-
-    async fn protected(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let session = self.session(req).await?;
+    async fn protected(&self, session: Session) -> Reply {
         Ok(json(StatusCode::OK, &session))
     }
 
-    async fn me(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let session = self.session(req).await?;
+    async fn me(&self, session: Session) -> Reply {
         if let Some(profile) = self.profiles.get(&session.user_id) {
             return Ok(json(StatusCode::OK, &*profile));
         }
         let profile = Arc::new(self.fetch_profile(&session.user_id).await?);
         self.profiles.put(profile.clone());
         Ok(json(StatusCode::OK, &*profile))
+    }
+
+    async fn org_admin(&self, ctx: Ctx<'_>, session: Session) -> Reply {
+        Ok(json(
+            StatusCode::OK,
+            &json!({
+                "org_id": ctx.param("org_id"),
+                "role": session.org_role,
+                "message": "You administer this organization.",
+            }),
+        ))
+    }
+
+    async fn reports(&self, session: Session) -> Reply {
+        Ok(json(
+            StatusCode::OK,
+            &json!({
+                "feature": "reports",
+                "user_id": session.user_id,
+                "message": "Your plan includes reports.",
+            }),
+        ))
+    }
+
+    async fn sensitive(&self, session: Session) -> Reply {
+        Ok(json(
+            StatusCode::OK,
+            &json!({
+                "done": true,
+                "user_id": session.user_id,
+                "message": "Done: you verified your identity recently.",
+            }),
+        ))
     }
 
     async fn fetch_profile(&self, user_id: &str) -> Result<UserProfile, ApiError> {

@@ -229,17 +229,163 @@ async fn outages_are_503_never_401() {
 }
 
 #[tokio::test]
-async fn routes_and_methods() {
+async fn unlisted_paths_and_methods_are_told_only_to_a_session() {
     let r = rig().await;
-    let resp = r
-        .app
-        .handle(&apigw_v2_request("POST", "/api/protected", &[]))
-        .await;
-    assert_eq!(resp.status(), 405);
-    assert_eq!(resp.headers()["allow"], "GET, HEAD");
-    let (status, body, _) = r.get("/api/unknown", None).await;
-    assert_eq!(
-        (status, body["reason"].as_str()),
-        (404, Some("route-not-found"))
-    );
+    let t = r.mint(json!({}));
+    let bearer = format!("Bearer {t}");
+    for (method, path, token, status, reason) in [
+        // Secure by default: a stranger learns nothing about which routes exist.
+        ("POST", "/api/protected", None, 401, "session-token-missing"),
+        ("GET", "/api/unknown", None, 401, "session-token-missing"),
+        ("GET", "/api/orgs/org_1", None, 401, "session-token-missing"),
+        (
+            "POST",
+            "/api/protected",
+            Some(&bearer),
+            405,
+            "method-not-allowed",
+        ),
+        ("GET", "/api/unknown", Some(&bearer), 404, "route-not-found"),
+        ("GET", "/api/me/", Some(&bearer), 404, "route-not-found"),
+        (
+            "GET",
+            "/api/sensitive",
+            Some(&bearer),
+            405,
+            "method-not-allowed",
+        ),
+    ] {
+        let headers: Vec<(&str, &str)> = token
+            .map(|t| ("authorization", t.as_str()))
+            .into_iter()
+            .collect();
+        let resp = r
+            .app
+            .handle(&apigw_v2_request(method, path, &headers))
+            .await;
+        let body = json_body(&resp);
+        assert_eq!(
+            (resp.status().as_u16(), body["reason"].as_str()),
+            (status, Some(reason)),
+            "{method} {path}"
+        );
+        if status == 405 {
+            let allow = if path == "/api/sensitive" {
+                "POST"
+            } else {
+                "GET, HEAD"
+            };
+            assert_eq!(resp.headers()["allow"], allow);
+        }
+    }
+}
+
+/// Alice administers org_1, whose plan has the `reports` feature, and verified 3 minutes ago.
+fn alice() -> Value {
+    json!({"sub": "user_demoAlice", "org": {"id": "org_1", "slug": "acme", "role": "admin"},
+           "claims": {"fea": "o:reports", "fva": [3, -1]}})
+}
+
+#[tokio::test]
+async fn guards_answer_before_the_handler() {
+    let r = rig().await;
+    let with = |edit: Value| {
+        let mut req = alice();
+        for (k, v) in edit.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        r.mint(req)
+    };
+    let alice = r.mint(alice());
+    let member = with(json!({"org": {"id": "org_1", "slug": "acme", "role": "member"}}));
+    let no_org = with(json!({"org": null}));
+    let no_plan = with(json!({"claims": {"fea": "o:dashboard", "fva": [3, -1]}}));
+    let user_plan = with(json!({"org": null, "claims": {"fea": "u:reports", "fva": [3, -1]}}));
+    let stale = with(json!({"claims": {"fea": "o:reports", "fva": [11, -1]}}));
+    let stale_2fa = with(json!({"claims": {"fea": "o:reports", "fva": [0, 12]}}));
+    let fresh_2fa = with(json!({"claims": {"fea": "o:reports", "fva": [500, 9.5]}}));
+    for (method, path, token, status, reason) in [
+        ("GET", "/api/orgs/org_1/admin", &alice, 200, None),
+        (
+            "GET",
+            "/api/orgs/org_2/admin",
+            &alice,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            "GET",
+            "/api/orgs/org_1/admin",
+            &member,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            "GET",
+            "/api/orgs/org_1/admin",
+            &no_org,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            "GET",
+            "/api/orgs/org_%31/admin",
+            &alice,
+            403,
+            Some("forbidden"),
+        ),
+        ("GET", "/api/reports", &alice, 200, None),
+        ("GET", "/api/reports", &user_plan, 200, None),
+        ("GET", "/api/reports", &no_plan, 403, Some("forbidden")),
+        ("POST", "/api/sensitive", &alice, 200, None),
+        ("POST", "/api/sensitive", &fresh_2fa, 200, None),
+        (
+            "POST",
+            "/api/sensitive",
+            &stale,
+            403,
+            Some("reverification-error"),
+        ),
+        (
+            "POST",
+            "/api/sensitive",
+            &stale_2fa,
+            403,
+            Some("reverification-error"),
+        ),
+    ] {
+        let bearer = format!("Bearer {token}");
+        let resp = r
+            .app
+            .handle(&apigw_v2_request(
+                method,
+                path,
+                &[("authorization", &bearer)],
+            ))
+            .await;
+        let body = json_body(&resp);
+        assert_eq!(
+            (resp.status().as_u16(), body["reason"].as_str()),
+            (status, reason),
+            "{method} {path}: {body}"
+        );
+        match reason {
+            None => assert!(body["message"].is_string()),
+            Some("forbidden") => {
+                assert_eq!(body["error"], "forbidden");
+                assert!(body.get("clerk_error").is_none());
+                assert!(resp.headers().get("www-authenticate").is_none());
+            }
+            Some(_) => assert_eq!(
+                body["clerk_error"],
+                json!({"type": "forbidden", "reason": "reverification-error",
+                       "metadata": {"reverification": "strict"}})
+            ),
+        }
+    }
+    let (_, body, _) = r.get("/api/orgs/org_1/admin", Some(&alice)).await;
+    assert_eq!(body["org_id"], "org_1");
+    assert_eq!(body["role"], "org:admin");
+    // No guard made a network call: one key set for every answer.
+    assert_eq!((r.stub.jwks_calls(), r.stub.user_calls()), (1, 0));
 }

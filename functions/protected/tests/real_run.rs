@@ -192,6 +192,8 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
     let events = [
         ("req-good", event("/api/protected", &good)),
         ("req-forged", event("/api/protected", &forged)),
+        ("req-no-feature", event("/api/reports", &good)),
+        ("req-other-org", event("/api/orgs/org_9/admin", &good)),
         (
             "req-bad-query",
             with_query(&event("/api/protected", &good), "q=\"<x y>\""),
@@ -202,7 +204,7 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
                 .replace("\"user-agent\":\"test\"", "\"user-agent\":\"a\\u0001b\""),
         ),
     ];
-    assert!(events[3].1.contains("\\u0001"));
+    assert!(events.iter().any(|(id, e)| *id == "req-bad-header" && e.contains("\\u0001")));
     let mut lines_at = Vec::new();
     for level in [
         "trace",
@@ -233,6 +235,8 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
         for (id, status, reason) in [
             ("req-good", 200, Value::Null),
             ("req-forged", 401, json!("token-invalid-signature")),
+            ("req-no-feature", 403, json!("forbidden")),
+            ("req-other-org", 403, json!("forbidden")),
             ("req-bad-query", 400, json!("request-malformed")),
             ("req-bad-header", 400, json!("request-malformed")),
         ] {
@@ -259,6 +263,24 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
                 .expect("a request line for the 200");
             assert_eq!(line["span"]["user_id"], "user_2testUser", "{line}");
             assert_eq!(line["fields"]["request_id"], "req-good", "{line}");
+            // A 403's line names the route's pattern and the requirement that failed.
+            for (id, route, failed) in [
+                ("req-no-feature", "/api/reports", "requires feature reports"),
+                (
+                    "req-other-org",
+                    "/api/orgs/{org_id}/admin",
+                    "requires active organization named by path parameter org_id",
+                ),
+            ] {
+                let line: Value = log
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .find(|l| l["fields"]["request_id"] == id && l["fields"]["status"] == 403)
+                    .unwrap_or_else(|| panic!("a request line for {id}:\n{log}"));
+                assert_eq!(line["fields"]["route"], route, "{line}");
+                assert_eq!(line["fields"]["detail"], failed, "{line}");
+                assert_eq!(line["span"]["user_id"], "user_2testUser", "{line}");
+            }
         }
         if level.contains(['[', 'l']) && level.starts_with("shared") {
             assert!(log.contains("RUST_LOG is not a list of level directives"));

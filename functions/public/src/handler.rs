@@ -1,30 +1,51 @@
 //! Routes of the public function.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::error::Reason;
-use shared::http::{ApiError, get_only, json, path, respond};
+use shared::http::json;
+use shared::routes::{Route, Routes, TableError};
 
 /// The crate version reported by `/api/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub fn handle(req: &Request) -> Response<Body> {
-    let route = path(req);
-    let result = match route {
-        "/api/health" => get_only(req).map(|()| json(StatusCode::OK, &json!({"status": "ok", "version": VERSION}))),
-        "/api/public" => get_only(req).map(|()| {
-            json(
-                StatusCode::OK,
-                &json!({
-                    "message": "Hello from the public endpoint: anyone may call it, signed in or not.",
-                    "public": true,
-                }),
-            )
+const GET: &[Method] = &[Method::GET];
+
+/// The public function's API. Each path here is also an event of PublicFunction in template.yaml
+/// and a line of the `cargo lambda watch` router in Cargo.toml (a test checks all three agree):
+/// every other `/api/` path goes to the protected function and needs a session.
+pub fn routes() -> Vec<Route<()>> {
+    vec![
+        Route::public("/api/health", GET, |_, _| {
+            Box::pin(async {
+                Ok(json(
+                    StatusCode::OK,
+                    &json!({"status": "ok", "version": VERSION}),
+                ))
+            })
         }),
-        _ => Err(ApiError::new(Reason::RouteNotFound)),
-    };
-    respond(req, route, result)
+        Route::public("/api/public", GET, |_, _| {
+            Box::pin(async {
+                Ok(json(
+                    StatusCode::OK,
+                    &json!({
+                        "message": "Hello from the public endpoint: anyone may call it, signed in or not.",
+                        "public": true,
+                    }),
+                ))
+            })
+        }),
+    ]
+}
+
+/// The table, checked (built once, at start-up).
+pub fn table() -> Result<Routes<()>, TableError> {
+    Routes::new(routes())
+}
+
+/// Answers a request: this function holds no keys, so only its public routes exist.
+pub async fn handle(routes: &Routes<()>, req: &Request) -> Response<Body> {
+    routes.dispatch(&(), None, req).await
 }
 
 #[cfg(test)]
@@ -32,6 +53,14 @@ mod tests {
     use test_support::{apigw_v2_request, json_body};
 
     use super::*;
+
+    fn handle(req: &Request) -> Response<Body> {
+        let routes = table().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(super::handle(&routes, req))
+    }
 
     #[test]
     fn health_reports_the_version() {
@@ -59,5 +88,25 @@ mod tests {
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()["allow"], "GET, HEAD");
         assert_eq!(json_body(&r)["reason"], "method-not-allowed");
+    }
+
+    #[test]
+    fn each_public_route_is_routed_to_this_function_by_the_gateway_and_the_watch_router() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let template = std::fs::read_to_string(format!("{root}/template.yaml")).unwrap();
+        let cargo = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
+        let public_events = template
+            .split("\n  PublicFunction:")
+            .nth(1)
+            .and_then(|s| s.split("\n  ProtectedFunction:").next())
+            .unwrap();
+        for route in routes() {
+            let event = format!("Path: {}, Method: ANY}}", route.path);
+            assert!(public_events.contains(&event), "template.yaml: {event}");
+            let line = format!("\"{}\" = \"public\"", route.path);
+            assert!(cargo.contains(&line), "Cargo.toml's watch router: {line}");
+        }
+        // And nothing else under /api/ is public: the rest needs a session.
+        assert_eq!(public_events.matches("Path: /api/").count(), routes().len());
     }
 }

@@ -7,5 +7,10 @@ use lambda_http::Error;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    shared::lambda::run(|req| async move { handler::handle(&req) }).await
+    let routes = std::sync::Arc::new(handler::table()?);
+    shared::lambda::run(|req| {
+        let routes = routes.clone();
+        async move { handler::handle(&routes, &req).await }
+    })
+    .await
 }

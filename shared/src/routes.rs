@@ -1,0 +1,459 @@
+//! Routes declared once: one table per function, each entry a path, its methods, what it requires
+//! and its handler (docs/contract.md, section 7). [`Routes::dispatch`] authenticates, runs the
+//! guards, then the handler; a requirement that fails never reaches the handler.
+//!
+//! Secure by default: a path no entry lists, and a method no entry of its path lists, is answered
+//! (404, 405) only to a signed-in session when the table can authenticate, so that neither tells a
+//! stranger which routes exist; the gateway sends every `/api/` path not listed as public here.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use tracing::Instrument as _;
+
+use crate::auth::Authenticator;
+use crate::authorization::{Check, Reverification};
+use crate::error::Reason;
+use crate::http::{ApiError, authenticate, path, respond};
+use crate::session::Session;
+
+/// What a handler returns: its response, or the error the one mapping turns into one.
+pub type Reply = Result<Response<Body>, ApiError>;
+/// A handler's future (boxed: the table holds plain function pointers).
+pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
+
+/// The handler of a route open to anyone.
+pub type PublicHandler<S> = for<'a> fn(&'a S, Ctx<'a>) -> ReplyFuture<'a>;
+/// The handler of a route that needs a session: it gets the session its guards accepted.
+pub type SessionHandler<S> = for<'a> fn(&'a S, Ctx<'a>, Session) -> ReplyFuture<'a>;
+
+/// What a handler gets besides its state: the request and the route's path parameters.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    /// The route's pattern (`/api/orgs/{org_id}/admin`), for logs and metrics.
+    pub pattern: &'a str,
+    params: matchit::Params<'a, 'a>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A path parameter as it appears in the path (not percent-decoded).
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        self.params.get(name)
+    }
+}
+
+/// What a route requires before its handler runs. Every condition given must hold
+/// ([`Session::has`]'s semantics); the builder starts from [`Require::session`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Require {
+    role: Option<&'static str>,
+    permission: Option<&'static str>,
+    feature: Option<&'static str>,
+    plan: Option<&'static str>,
+    reverification: Option<Reverification>,
+    /// The path parameter that must name the session's active organization.
+    org_param: Option<&'static str>,
+}
+
+impl Require {
+    /// A signed-in session, nothing more.
+    pub const fn session() -> Self {
+        Self {
+            role: None,
+            permission: None,
+            feature: None,
+            plan: None,
+            reverification: None,
+            org_param: None,
+        }
+    }
+
+    /// An organization role in the active organization (`org:admin` or `admin`).
+    pub const fn role(mut self, role: &'static str) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// An organization permission in the active organization (`org:reports:read`).
+    pub const fn permission(mut self, permission: &'static str) -> Self {
+        self.permission = Some(permission);
+        self
+    }
+
+    /// A billing feature (`reports`, `u:reports`, `o:reports`).
+    pub const fn feature(mut self, feature: &'static str) -> Self {
+        self.feature = Some(feature);
+        self
+    }
+
+    /// A billing plan (`pro`, `u:pro`, `o:team`).
+    pub const fn plan(mut self, plan: &'static str) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// Factors verified recently enough; otherwise Clerk's reverification answer.
+    pub const fn reverification(mut self, r: Reverification) -> Self {
+        self.reverification = Some(r);
+        self
+    }
+
+    /// The path parameter `param` must be the session's active organization id: the session is a
+    /// member of the organization the path names, and its role and permissions are that
+    /// organization's.
+    pub const fn org_in_path(mut self, param: &'static str) -> Self {
+        self.org_param = Some(param);
+        self
+    }
+
+    /// Runs the guards: the first requirement that fails, as an error naming it for the log.
+    /// Membership first, then role, permission, feature, plan, and reverification last (verifying
+    /// again does not help a user who lacks the role).
+    pub fn check(&self, session: &Session, ctx: &Ctx<'_>) -> Result<(), ApiError> {
+        if let Some(param) = self.org_param {
+            let member = match (ctx.param(param), session.org_id.as_deref()) {
+                (Some(wanted), Some(active)) => !wanted.is_empty() && wanted == active,
+                _ => false,
+            };
+            if !member {
+                return Err(forbidden(format!(
+                    "active organization named by path parameter {param}"
+                )));
+            }
+        }
+        let none = Check::default();
+        let conditions = [
+            (
+                "role",
+                self.role.map(|v| Check {
+                    role: Some(v),
+                    ..none
+                }),
+            ),
+            (
+                "permission",
+                self.permission.map(|v| Check {
+                    permission: Some(v),
+                    ..none
+                }),
+            ),
+            (
+                "feature",
+                self.feature.map(|v| Check {
+                    feature: Some(v),
+                    ..none
+                }),
+            ),
+            (
+                "plan",
+                self.plan.map(|v| Check {
+                    plan: Some(v),
+                    ..none
+                }),
+            ),
+        ];
+        for (what, check) in conditions {
+            if let Some(check) = check
+                && !session.has(&check)
+            {
+                let value = check
+                    .role
+                    .or(check.permission)
+                    .or(check.feature)
+                    .or(check.plan);
+                return Err(forbidden(format!("{what} {}", value.unwrap_or_default())));
+            }
+        }
+        if let Some(r) = self.reverification
+            && !session.has(&Check {
+                reverification: Some(r),
+                ..Check::default()
+            })
+        {
+            return Err(ApiError::reverification_required(r)
+                .with_detail(format!("reverification {}", r.to_json())));
+        }
+        Ok(())
+    }
+}
+
+fn forbidden(failed: String) -> ApiError {
+    ApiError::new(Reason::Forbidden).with_detail(format!("requires {failed}"))
+}
+
+/// Who may call a route, and the handler that answers it.
+pub enum Access<S: 'static> {
+    Public(PublicHandler<S>),
+    Session(Require, SessionHandler<S>),
+}
+
+impl<S> fmt::Debug for Access<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Public(_) => f.write_str("Public"),
+            Access::Session(r, _) => f.debug_tuple("Session").field(r).finish(),
+        }
+    }
+}
+
+/// One entry of a route table.
+#[derive(Debug)]
+pub struct Route<S: 'static> {
+    /// matchit's syntax: `/api/orgs/{org_id}/admin`.
+    pub path: &'static str,
+    /// GET also answers HEAD.
+    pub methods: &'static [Method],
+    pub access: Access<S>,
+}
+
+impl<S> Route<S> {
+    /// A route anyone may call.
+    pub fn public(path: &'static str, methods: &'static [Method], h: PublicHandler<S>) -> Self {
+        Self {
+            path,
+            methods,
+            access: Access::Public(h),
+        }
+    }
+
+    /// A route for a session meeting `require`.
+    pub fn session(
+        path: &'static str,
+        methods: &'static [Method],
+        require: Require,
+        h: SessionHandler<S>,
+    ) -> Self {
+        Self {
+            path,
+            methods,
+            access: Access::Session(require, h),
+        }
+    }
+
+    fn answers(&self, method: &Method) -> bool {
+        self.methods.contains(method)
+            || (method == Method::HEAD && self.methods.contains(&Method::GET))
+    }
+}
+
+/// A table that cannot be built: a pattern matchit refuses, two entries for one path and method.
+#[derive(Debug, thiserror::Error)]
+#[error("route table: {0}")]
+pub struct TableError(String);
+
+/// The routes sharing one path, and the `Allow` header they answer 405 with.
+#[derive(Debug)]
+struct PathEntry {
+    routes: Vec<usize>,
+    allow: String,
+}
+
+/// A function's route table, ready to dispatch.
+pub struct Routes<S: 'static> {
+    router: matchit::Router<PathEntry>,
+    routes: Vec<Route<S>>,
+}
+
+impl<S> fmt::Debug for Routes<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.routes.iter().map(|r| (r.path, r.methods, &r.access)))
+            .finish()
+    }
+}
+
+impl<S: Sync> Routes<S> {
+    pub fn new(routes: Vec<Route<S>>) -> Result<Self, TableError> {
+        let mut by_path: Vec<(&'static str, Vec<usize>)> = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            if r.methods.is_empty() {
+                return Err(TableError(format!("{} lists no method", r.path)));
+            }
+            match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+                Some((_, list)) => {
+                    if let Some(m) = r
+                        .methods
+                        .iter()
+                        .find(|m| list.iter().any(|&j| routes[j].answers(m)))
+                    {
+                        return Err(TableError(format!("{} {m} is declared twice", r.path)));
+                    }
+                    list.push(i);
+                }
+                None => by_path.push((r.path, vec![i])),
+            }
+        }
+        let mut router = matchit::Router::new();
+        for (path, list) in by_path {
+            let mut methods: Vec<&str> = Vec::new();
+            for &i in &list {
+                for m in routes[i].methods {
+                    methods.push(m.as_str());
+                    if m == Method::GET {
+                        methods.push("HEAD");
+                    }
+                }
+            }
+            methods.dedup();
+            let entry = PathEntry {
+                routes: list,
+                allow: methods.join(", "),
+            };
+            router
+                .insert(path, entry)
+                .map_err(|e| TableError(format!("{path}: {e}")))?;
+        }
+        Ok(Self { router, routes })
+    }
+
+    /// The routes, in table order (tests, the documentation of a function's API).
+    pub fn routes(&self) -> &[Route<S>] {
+        &self.routes
+    }
+
+    /// Answers `req`: authentication (with `auth`, for any route that is not public), the route's
+    /// guards, its handler; then the one error mapping and the request's log line. Without `auth`
+    /// (a function holding no keys) only public routes exist and everything else is 404/405.
+    pub async fn dispatch(
+        &self,
+        state: &S,
+        auth: Option<&Authenticator>,
+        req: &Request,
+    ) -> Response<Body> {
+        // The request's log line names the signed-in user through this span (`span.user_id`); at
+        // error level, so that it is on whenever any line of the request is.
+        let span = tracing::error_span!("request", user_id = tracing::field::Empty);
+        async {
+            let raw = path(req);
+            let (pattern, result) = self.answer(state, auth, req, raw).await;
+            respond(req, pattern.unwrap_or(raw), result)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn answer<'a>(
+        &'a self,
+        state: &'a S,
+        auth: Option<&Authenticator>,
+        req: &'a Request,
+        raw: &'a str,
+    ) -> (Option<&'a str>, Reply) {
+        let Ok(found) = self.router.at(raw) else {
+            return (
+                None,
+                self.unlisted(auth, req, ApiError::new(Reason::RouteNotFound))
+                    .await,
+            );
+        };
+        let entry = found.value;
+        let pattern = self.routes[entry.routes[0]].path;
+        let route = entry
+            .routes
+            .iter()
+            .map(|&i| &self.routes[i])
+            .find(|r| r.answers(req.method()));
+        let Some(route) = route else {
+            let e = ApiError::method_not_allowed(Cow::Owned(entry.allow.clone()));
+            return (Some(pattern), self.unlisted(auth, req, e).await);
+        };
+        let ctx = Ctx {
+            req,
+            pattern,
+            params: found.params,
+        };
+        let reply = match &route.access {
+            Access::Public(h) => h(state, ctx).await,
+            Access::Session(require, h) => match auth {
+                None => Err(ApiError::internal(format!(
+                    "{pattern} needs a session but this function cannot authenticate"
+                ))),
+                Some(auth) => match signed_in(auth, req).await {
+                    Ok(session) => match require.check(&session, &ctx) {
+                        Ok(()) => h(state, ctx, session).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
+            },
+        };
+        (Some(pattern), reply)
+    }
+
+    /// 404 or 405, told only to a session when this function can authenticate.
+    async fn unlisted(&self, auth: Option<&Authenticator>, req: &Request, e: ApiError) -> Reply {
+        if let Some(auth) = auth {
+            signed_in(auth, req).await?;
+        }
+        Err(e)
+    }
+}
+
+/// The request's verified session, its user id recorded on the request span.
+async fn signed_in(auth: &Authenticator, req: &Request) -> Result<Session, ApiError> {
+    let session = authenticate(auth, req).await?;
+    tracing::Span::current().record("user_id", session.user_id.as_str());
+    Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok<'a>(_: &'a (), _: Ctx<'a>) -> ReplyFuture<'a> {
+        Box::pin(async { Err(ApiError::new(Reason::Internal)) })
+    }
+
+    #[test]
+    fn a_table_refuses_what_it_could_not_answer_unambiguously() {
+        const GET: &[Method] = &[Method::GET];
+        let table = |routes: Vec<Route<()>>| Routes::new(routes).map(|_| ()).map_err(|e| e.0);
+        assert!(
+            table(vec![
+                Route::public("/a", GET, ok),
+                Route::public("/a", &[Method::POST], ok)
+            ])
+            .is_ok()
+        );
+        let twice = table(vec![
+            Route::public("/a", GET, ok),
+            Route::public("/a", GET, ok),
+        ]);
+        assert_eq!(twice, Err("/a GET is declared twice".into()));
+        // GET answers HEAD: a HEAD entry beside it would never run.
+        assert!(
+            table(vec![
+                Route::public("/a", GET, ok),
+                Route::public("/a", &[Method::HEAD], ok)
+            ])
+            .is_err()
+        );
+        assert!(table(vec![Route::public("/a", &[], ok)]).is_err());
+        assert!(
+            table(vec![
+                Route::public("/a/{x}", GET, ok),
+                Route::public("/a/{y}", GET, ok)
+            ])
+            .is_err()
+        );
+        assert!(table(vec![Route::public("/a/{", GET, ok)]).is_err());
+    }
+
+    #[test]
+    fn allow_lists_every_method_of_the_path_once() {
+        let routes = Routes::new(vec![
+            Route::public("/a", &[Method::GET], ok),
+            Route::public("/a", &[Method::POST, Method::DELETE], ok),
+        ])
+        .unwrap();
+        assert_eq!(
+            routes.router.at("/a").unwrap().value.allow,
+            "GET, HEAD, POST, DELETE"
+        );
+    }
+}
