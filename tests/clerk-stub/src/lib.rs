@@ -32,6 +32,9 @@ use test_support::TestKey;
 use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 
+/// Signed webhooks, as Svix sends them (`clerk-stub webhook ...`).
+pub mod webhooks;
+
 /// A fault of the API listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

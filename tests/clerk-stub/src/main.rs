@@ -11,6 +11,12 @@ use clerk_stub::{Stub, StubConfig};
 #[allow(clippy::print_stdout)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `clerk-stub webhook SCENARIO ...`: send signed webhooks (clerk_stub::webhooks).
+    if let Some(code) =
+        clerk_stub::webhooks::cli(&std::env::args().skip(1).collect::<Vec<_>>()).await
+    {
+        return code;
+    }
     let mut config = StubConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
