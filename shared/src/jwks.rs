@@ -132,7 +132,7 @@ impl KeyCache {
             }
             tracing::info!(kid, "unknown kid: refetching the key set");
         }
-        match self.cell.refresh(snap.generation, load).await {
+        match self.cell.refresh(snap.generation, || counted(load())).await {
             Ok(set) if set.has(kid) => Ok(set),
             Ok(_) => Err(AuthError::unauthorized(Reason::JwkKidMismatch)),
             Err(Failed { error, stale }) => match stale.filter(|set| set.has(kid)) {
@@ -169,9 +169,21 @@ impl KeyCache {
         }
         let set = self
             .cell
-            .refresh(snap.generation, load)
+            .refresh(snap.generation, || counted(load()))
             .await
             .map_err(|Failed { error, .. }| error)?;
         Ok(set.has_new_key(kid, used).then_some(set))
     }
+}
+
+/// A key set load, counted in the invocation's metrics (`KeySetFetches`, `KeySetFetchFailures`).
+async fn counted(
+    load: impl Future<Output = Result<KeySet, AuthError>>,
+) -> Result<KeySet, AuthError> {
+    let result = load.await;
+    crate::metrics::count(crate::metrics::Counter::KeySetFetches);
+    if result.is_err() {
+        crate::metrics::count(crate::metrics::Counter::KeySetFetchFailures);
+    }
+    result
 }

@@ -201,8 +201,15 @@ impl SecretCache {
         let result = self
             .cell
             .refresh(seen, || async move {
-                let raw = source.fetch().await?;
-                SecretMaterial::parse(&raw)
+                let read = match source.fetch().await {
+                    Ok(raw) => SecretMaterial::parse(&raw),
+                    Err(e) => Err(e),
+                };
+                crate::metrics::count(crate::metrics::Counter::SecretFetches);
+                if read.is_err() {
+                    crate::metrics::count(crate::metrics::Counter::SecretFetchFailures);
+                }
+                read
             })
             .await;
         match result {

@@ -59,6 +59,11 @@ impl SignatureCache {
         let hit = self.lock().contains_key(d);
         let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::count(if hit {
+            crate::metrics::Counter::SignatureCacheHits
+        } else {
+            crate::metrics::Counter::SignatureCacheMisses
+        });
         hit
     }
 

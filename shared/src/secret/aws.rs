@@ -81,15 +81,74 @@ impl AwsSecretSource {
 #[async_trait]
 impl SecretSource for AwsSecretSource {
     async fn fetch(&self) -> Result<String, SecretError> {
-        let out = self
+        let trace = crate::xray::call(
+            "SecretsManager",
+            crate::xray::Service::Aws,
+            "POST",
+            &self.trace_url(),
+        )
+        .with_operation("GetSecretValue");
+        let mut op = self
             .client
             .get_secret_value()
             .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| classify(&self.secret_id, &e))?;
+            .customize();
+        // The SDK itself sends `_X_AMZN_TRACE_ID` in Lambda (its recursion detection); this
+        // header names our subsegment as the parent instead, and works outside Lambda's variable.
+        if let Some(header) = trace.header() {
+            let header = header.to_owned();
+            op = op.mutate_request(move |req| {
+                let _ = req
+                    .headers_mut()
+                    .try_insert(crate::xray::TRACE_HEADER, header.clone());
+            });
+        }
+        let result = op.send().await;
+        trace.finish(trace_outcome(&result));
+        let out = result.map_err(|e| classify(&self.secret_id, &e))?;
         out.secret_string
             .ok_or_else(|| SecretError::Malformed("the secret has no string value".into()))
+    }
+}
+
+impl AwsSecretSource {
+    /// The endpoint named in a trace: the region's, never the secret's name.
+    fn trace_url(&self) -> String {
+        match self.client.config().region() {
+            Some(region) => format!("https://secretsmanager.{region}.amazonaws.com/"),
+            None => "https://secretsmanager.amazonaws.com/".to_owned(),
+        }
+    }
+}
+
+/// How a call ended, for its subsegment.
+fn trace_outcome<T, E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
+    result: &Result<T, SdkError<E, R>>,
+) -> crate::xray::Outcome
+where
+    R: HasStatus,
+{
+    use crate::xray::Outcome;
+    match result {
+        Ok(_) => Outcome::status(200),
+        Err(SdkError::ServiceError(se)) => {
+            let mut out = Outcome::status(se.raw().status_code());
+            out.throttle |= se.err().code() == Some("ThrottlingException");
+            out
+        }
+        Err(SdkError::ResponseError(e)) => Outcome::status(e.raw().status_code()),
+        Err(_) => Outcome::fault(),
+    }
+}
+
+/// The HTTP status of a raw SDK response.
+trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
     }
 }
 
