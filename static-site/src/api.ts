@@ -1,12 +1,26 @@
-// Calls to the API: a fresh token before every call, the reason of a 401 from its body, and one
-// retry of a 503 (an outage of Clerk or Secrets Manager on the API side) after its Retry-After.
+// Calls to the API: a fresh token before every call, the reason of a 401 or 403 from its body, and
+// one retry of a 503 (an outage of Clerk or Secrets Manager on the API side) after its Retry-After.
+
+/** What an answer means for the user. */
+export type Outcome =
+  | 'ok' // 2xx
+  | 'signed-out' // 401: no acceptable session
+  | 'forbidden' // 403: signed in, not allowed
+  | 'reverify' // 403 reverification-error: allowed once the user verifies again
+  | 'unavailable' // 503 after the retry
+  | 'error'; // anything else
 
 export interface ApiResult {
+  method: string;
+  path: string;
   status: number;
   ok: boolean;
+  outcome: Outcome;
   body: unknown;
   /** The `reason` of an error body, when there is one. */
   reason?: string;
+  /** For `reverify`: what Clerk's client must ask (`metadata.reverification`: a preset name or `{level, afterMinutes}`). */
+  reverification?: unknown;
   /** What to tell the user. */
   message: string;
   ms: number;
@@ -20,6 +34,13 @@ export interface ApiOptions {
   sleep?: (ms: number) => Promise<void>;
   /** The clock, for a Retry-After given as a date. */
   now?: () => number;
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST';
+  /** A POST's JSON body (default `{}`). */
+  body?: unknown;
+  withToken?: boolean;
 }
 
 /** The longest the client waits before its one retry, whatever Retry-After says. */
@@ -39,14 +60,66 @@ export function retryDelayMs(header: string | null, now: number = Date.now()): n
   return Math.min(MAX_RETRY_WAIT_MS, Math.max(0, ms));
 }
 
-export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), now = Date.now }: ApiOptions) {
-  async function once(path: string, withToken: boolean) {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A reverification requirement as Clerk's SDKs read it (`isReverificationHint` of
+ * @clerk/shared): `clerk_error` of type `forbidden`, reason `reverification-error`. Only a 403
+ * counts: a 200 that happens to carry such an object is an answer, not a prompt.
+ */
+export function reverificationOf(status: number, body: unknown): { needed: boolean; requirement?: unknown } {
+  if (status !== 403 || !isObject(body) || !isObject(body.clerk_error)) return { needed: false };
+  const e = body.clerk_error;
+  if (e.type !== 'forbidden' || e.reason !== 'reverification-error') return { needed: false };
+  return { needed: true, requirement: isObject(e.metadata) ? e.metadata.reverification : undefined };
+}
+
+/** The requirement for people: `strict`, or `second_factor within 10 minutes`. */
+export function describeRequirement(requirement: unknown): string {
+  if (typeof requirement === 'string' && requirement) return requirement;
+  if (isObject(requirement) && typeof requirement.level === 'string' && typeof requirement.afterMinutes === 'number') {
+    return `${requirement.level} within ${requirement.afterMinutes} minutes`;
+  }
+  return 'a recent verification';
+}
+
+/** Reads status and body into what the page shows. */
+export function classify(status: number, body: unknown): Pick<ApiResult, 'outcome' | 'reason' | 'reverification' | 'message'> {
+  const reason = isObject(body) && 'reason' in body ? String(body.reason) : undefined;
+  if (status >= 200 && status < 300) return { outcome: 'ok', reason, message: 'OK' };
+  if (status === 401) return { outcome: 'signed-out', reason, message: `Not signed in: ${reason ?? 'unauthorized'}` };
+  if (status === 403) {
+    const r = reverificationOf(status, body);
+    if (r.needed) {
+      return {
+        outcome: 'reverify',
+        reason: reason ?? 'reverification-error',
+        reverification: r.requirement,
+        message: `You are signed in, but this action needs you to verify again (${describeRequirement(r.requirement)}).`,
+      };
+    }
+    return { outcome: 'forbidden', reason, message: `You are signed in but not allowed to do this (reason: ${reason ?? 'forbidden'}).` };
+  }
+  if (status === 503) return { outcome: 'unavailable', reason, message: 'The service is briefly unavailable. Please try again in a moment.' };
+  return { outcome: 'error', reason, message: `Error ${status}${reason ? `: ${reason}` : ''}` };
+}
+
+export type Api = (path: string, options?: CallOptions) => Promise<ApiResult>;
+
+export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), now = Date.now }: ApiOptions): Api {
+  async function once(path: string, method: 'GET' | 'POST', payload: unknown, withToken: boolean) {
     const headers: Record<string, string> = { accept: 'application/json' };
+    // A fresh token for each attempt: the retry must not send one that expired while waiting.
     if (withToken) {
       const token = await getToken();
       if (token) headers.authorization = `Bearer ${token}`;
     }
-    const r = await fetchImpl(`${baseUrl}${path}`, { headers });
+    const init: RequestInit = { method, headers };
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(payload ?? {});
+    }
+    const r = await fetchImpl(`${baseUrl}${path}`, init);
     let body: unknown = null;
     try {
       body = await r.json();
@@ -56,20 +129,17 @@ export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) =
     return { r, body };
   }
 
-  return async function call(path: string, { withToken = true } = {}): Promise<ApiResult> {
+  return async function call(path, { method = 'GET', body: payload, withToken = true } = {}) {
     const started = performance.now();
     let retried = false;
-    let { r, body } = await once(path, withToken);
+    let { r, body } = await once(path, method, payload, withToken);
+    // A 503 is answered before any handler runs (authentication could not be completed), so
+    // repeating a POST cannot do its action twice.
     if (r.status === 503) {
       await sleep(retryDelayMs(r.headers.get('retry-after'), now()));
       retried = true;
-      ({ r, body } = await once(path, withToken));
+      ({ r, body } = await once(path, method, payload, withToken));
     }
-    const reason = typeof body === 'object' && body && 'reason' in body ? String((body as { reason: unknown }).reason) : undefined;
-    let message = 'OK';
-    if (r.status === 401) message = `Not signed in: ${reason ?? 'unauthorized'}`;
-    else if (r.status === 503) message = 'The service is briefly unavailable. Please try again in a moment.';
-    else if (!r.ok) message = `Error ${r.status}${reason ? `: ${reason}` : ''}`;
-    return { status: r.status, ok: r.ok, body, reason, message, ms: Math.round(performance.now() - started), retried };
+    return { method, path, status: r.status, ok: r.ok, body, ...classify(r.status, body), ms: Math.round(performance.now() - started), retried };
   };
 }

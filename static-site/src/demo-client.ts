@@ -1,8 +1,10 @@
 // Demo mode only (the local run with the Clerk stand-in): choose a demo user, get tokens minted
 // by the stand-in. Never part of a build without VITE_DEMO_MODE=1.
-import type { AuthClient, SignedInUser } from './auth';
+import type { ActiveOrganization, AuthClient, ReverifyAnswer, SignedInUser } from './auth';
 
 const STORAGE_KEY = 'demo-user';
+/** When the demo user last verified again (ms since the epoch), per user. */
+const REVERIFIED_KEY = 'demo-reverified-at:';
 export const DEMO_MARKER = 'demo-stand-in-client';
 
 interface DemoUser {
@@ -10,6 +12,27 @@ interface DemoUser {
   firstName: string;
   lastName: string;
   imageUrl?: string;
+  /** What the stand-in mints into this user's tokens (GET /users). */
+  organization?: { id: string; slug: string; name: string; role: string };
+  features?: string[];
+  plans?: string[];
+  firstFactorAgeMinutes?: number;
+}
+
+/** "Alice Anders: admin of Acme, plan pro with the feature reports." from the stand-in's users list. */
+export function describeDemoUser(u: DemoUser): string {
+  const name = `${u.firstName} ${u.lastName}`;
+  const org = u.organization;
+  const parts = [org ? `${org.role.replace(/^org:/, '')} of ${org.name} (${org.id})` : 'no organization'];
+  const features = u.features ?? [];
+  const plans = u.plans ?? [];
+  if (plans.length || features.length) {
+    const plan = plans.length ? `${plans.join(', ')} plan` : 'a plan';
+    parts.push(features.length ? `${plan} with the feature${features.length > 1 ? 's' : ''} ${features.join(', ')}` : plan);
+  } else {
+    parts.push('no plan features');
+  }
+  return `${name}: ${parts.join('; ')}.`;
 }
 
 const AVATAR_COLORS = ['#5b3df5', '#0f7b3f', '#a15c00', '#b3261e', '#1f6feb', '#8250df'];
@@ -65,13 +88,82 @@ export class DemoAuth implements AuthClient {
   async getToken(): Promise<string | null> {
     const u = this.current();
     if (!u) return null;
+    const request: Record<string, unknown> = { sub: u.id, azp: window.location.origin };
+    // The stand-in mints the user's own claims; after "Verify again" the token says how long ago.
+    const at = Number(sessionStorage.getItem(REVERIFIED_KEY + u.id));
+    if (at > 0) request.reverified_secs_ago = Math.max(0, Math.floor((Date.now() - at) / 1000));
     const r = await fetch(`${this.adminBase}/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ sub: u.id, azp: window.location.origin }),
+      body: JSON.stringify(request),
     });
     if (!r.ok) throw new Error(`the Clerk stand-in answered ${r.status}`);
     return (await r.json()).token;
+  }
+
+  activeOrganization(): ActiveOrganization | null {
+    const org = this.current()?.organization;
+    return org ? { id: org.id, name: org.name, role: org.role } : null;
+  }
+
+  describeAccess(): string {
+    const u = this.current();
+    if (!u) return 'Signed out.';
+    const age = u.firstFactorAgeMinutes;
+    const at = Number(sessionStorage.getItem(REVERIFIED_KEY + u.id));
+    const verified = at > 0 ? 'Verified again in this tab.' : age !== undefined ? `Last verified ${age} minutes ago.` : '';
+    return `${describeDemoUser(u)} ${verified}`.trim();
+  }
+
+  /** Demo mode's stand-in for Clerk's verification prompt: one button instead of a password. */
+  reverify(requirement: unknown): Promise<ReverifyAnswer> {
+    const u = this.current();
+    if (!u) return Promise.resolve('unsupported');
+    const what = typeof requirement === 'string' ? requirement : 'a recent verification';
+    return new Promise((resolve) => {
+      const dialog = document.createElement('dialog');
+      dialog.id = 'reverify-dialog';
+      dialog.className = 'card dialog';
+      dialog.dataset.demo = DEMO_MARKER;
+      dialog.setAttribute('aria-labelledby', 'reverify-title');
+      dialog.setAttribute('aria-describedby', 'reverify-text');
+      const h = document.createElement('h2');
+      h.id = 'reverify-title';
+      h.textContent = 'Verify it is you';
+      const p = document.createElement('p');
+      p.id = 'reverify-text';
+      p.textContent = `This action needs ${what} reverification: you verified too long ago. ` +
+        'Clerk would ask for your password or a code here; in demo mode one click stands for it.';
+      const actions = document.createElement('div');
+      actions.className = 'actions';
+      const confirm = document.createElement('button');
+      confirm.type = 'button';
+      confirm.className = 'btn';
+      confirm.id = 'reverify-confirm';
+      confirm.textContent = 'Verify again';
+      confirm.autofocus = true;
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'btn btn-secondary';
+      cancel.id = 'reverify-cancel';
+      cancel.textContent = 'Cancel';
+      let answer: ReverifyAnswer = 'cancelled';
+      confirm.addEventListener('click', () => {
+        sessionStorage.setItem(REVERIFIED_KEY + u.id, String(Date.now()));
+        answer = 'verified';
+        dialog.close();
+      });
+      cancel.addEventListener('click', () => dialog.close());
+      // Closed by a button or by Escape: either way, once.
+      dialog.addEventListener('close', () => {
+        dialog.remove();
+        resolve(answer);
+      });
+      actions.append(confirm, cancel);
+      dialog.append(h, p, actions);
+      document.body.append(dialog);
+      dialog.showModal();
+    });
   }
 
   private chooser(el: HTMLDivElement, redirectUrl: string, title: string): void {
@@ -129,6 +221,8 @@ export class DemoAuth implements AuthClient {
   }
 
   async signOut(): Promise<void> {
+    const id = sessionStorage.getItem(STORAGE_KEY);
+    if (id) sessionStorage.removeItem(REVERIFIED_KEY + id);
     sessionStorage.removeItem(STORAGE_KEY);
     this.emit();
   }

@@ -1,8 +1,12 @@
 import './style.css';
 import { CONFIG_HELP, readConfig, type SiteConfig } from './config';
 import type { AuthClient } from './auth';
-import { createApi, type ApiResult } from './api';
+import { createApi, type ApiResult, type CallOptions } from './api';
 import { safeRedirect } from './redirect';
+import { callWithReverification } from './reverify';
+
+/** The org id asked for when the user has no active organization: the API answers its 403. */
+const NO_ORG_PLACEHOLDER = 'no-active-org';
 
 const app = document.querySelector<HTMLElement>('#app')!;
 const userButton = document.querySelector<HTMLDivElement>('#user-button')!;
@@ -58,17 +62,32 @@ function signInNotice(target: string) {
   return el('p', { className: 'notice', id: 'sign-in-notice', role: 'alert' }, text);
 }
 
-function resultView(label: string, r: ApiResult) {
-  const cls = r.ok ? 'ok' : r.status === 401 ? 'warn' : 'err';
-  return el('div', { className: `result ${cls}` },
+function resultView(label: string, r: ApiResult, note?: string) {
+  // Refusals a signed-in user can act on (sign in, ask for access, verify again) are warnings.
+  const cls = r.ok ? 'ok' : ['signed-out', 'forbidden', 'reverify'].includes(r.outcome) ? 'warn' : 'err';
+  const view = el('div', { className: `result ${cls}` },
     el('div', { className: 'result-head' },
       el('strong', {}, label),
       el('span', { className: `status status-${cls}`, title: 'HTTP status' }, String(r.status)),
       el('span', { className: 'muted' }, `${r.ms} ms${r.retried ? ' (retried once)' : ''}`),
     ),
     el('p', { className: 'result-message' }, r.message),
+    ...(note ? [el('p', { className: 'result-note' }, note)] : []),
     el('pre', { className: 'json' }, JSON.stringify(r.body, null, 2)),
   );
+  view.dataset.outcome = r.outcome;
+  return view;
+}
+
+/** What the user is told after a reverification prompt that did not end in a retry. */
+function reverifyNote(answer: string | undefined, kind: AuthClient['kind']): string | undefined {
+  if (answer === 'cancelled') return 'Verification cancelled: the action was not done.';
+  if (answer === 'unsupported') {
+    return kind === 'clerk'
+      ? 'This browser cannot show the verification prompt: sign out and sign in again, then retry within 10 minutes.'
+      : 'Sign in again, then retry.';
+  }
+  return undefined;
 }
 
 function start(config: SiteConfig, auth: AuthClient) {
@@ -76,23 +95,64 @@ function start(config: SiteConfig, auth: AuthClient) {
   const results = el('div', { className: 'results', id: 'results' });
   results.setAttribute('aria-live', 'polite');
 
-  async function run(label: string, path: string) {
+  /** Runs a call with its button disabled; a network error is shown like an answer. */
+  async function withButton(label: string, work: () => Promise<void>) {
     const button = document.activeElement as HTMLButtonElement | null;
     if (button) button.disabled = true;
     try {
-      const r = await api(path);
-      results.prepend(resultView(`GET ${path}`, r));
+      await work();
     } catch (e) {
-      results.prepend(el('div', { className: 'result err' }, el('strong', {}, `GET ${path}`), el('p', {}, `Network error: ${(e as Error).message}`)));
+      results.prepend(el('div', { className: 'result err' }, el('strong', {}, label), el('p', {}, `Network error: ${(e as Error).message}`)));
     } finally {
-      if (button) button.disabled = false;
+      if (button) {
+        button.disabled = false;
+        // Back to the button when a prompt (or disabling it) took the focus away.
+        if (document.activeElement === document.body) button.focus();
+      }
     }
   }
 
-  function callButtons() {
+  function run(path: string, options: CallOptions = {}, note?: string) {
+    const label = `${options.method ?? 'GET'} ${path}`;
+    return withButton(label, async () => {
+      results.prepend(resultView(label, await api(path, options), note));
+    });
+  }
+
+  /** The org-admin example for the active organization (a placeholder without one: its 403 shows). */
+  function orgAdmin() {
+    const org = auth.activeOrganization();
+    const id = org?.id ?? NO_ORG_PLACEHOLDER;
+    const note = org ? undefined : 'You have no active organization, so this asks for a placeholder organization: the API refuses it.';
+    return run(`/api/orgs/${encodeURIComponent(id)}/admin`, {}, note);
+  }
+
+  /** The strict-reverification example: on its 403, prompt, then retry once (Clerk's flow). */
+  function sensitive() {
+    const path = '/api/sensitive';
+    const options: CallOptions = { method: 'POST', body: { action: 'demo' } };
+    return withButton(`POST ${path}`, async () => {
+      const { answer, retry } = await callWithReverification(api, path, options, (req) => auth.reverify(req),
+        (first) => results.prepend(resultView(`POST ${path}`, first)));
+      const note = reverifyNote(answer, auth.kind);
+      if (note) results.prepend(el('div', { className: 'result warn', role: 'status' }, el('strong', {}, `POST ${path}`), el('p', { className: 'result-note' }, note)));
+      if (retry) results.prepend(resultView(`POST ${path} (after verifying again)`, retry));
+      access.textContent = auth.describeAccess();
+    });
+  }
+
+  const access = el('p', { className: 'muted', id: 'access-summary' });
+
+  /** The calls; `authorization`: the three authorization examples too (the protected page). */
+  function callButtons(authorization = false) {
     return el('div', { className: 'actions' },
-      el('button', { className: 'btn', type: 'button', id: 'call-public', onclick: () => run('public', '/api/public') }, 'Call /api/public'),
-      el('button', { className: 'btn', type: 'button', id: 'call-protected', onclick: () => run('protected', '/api/protected') }, 'Call /api/protected'),
+      el('button', { className: 'btn', type: 'button', id: 'call-public', onclick: () => run('/api/public') }, 'Call /api/public'),
+      el('button', { className: 'btn', type: 'button', id: 'call-protected', onclick: () => run('/api/protected') }, 'Call /api/protected'),
+      ...(authorization ? [
+        el('button', { className: 'btn', type: 'button', id: 'call-org-admin', onclick: () => orgAdmin() }, 'Org admin'),
+        el('button', { className: 'btn', type: 'button', id: 'call-reports', onclick: () => run('/api/reports') }, 'Reports (plan feature)'),
+        el('button', { className: 'btn', type: 'button', id: 'call-sensitive', onclick: () => sensitive() }, 'Sensitive action (strict reverification)'),
+      ] : []),
     );
   }
 
@@ -141,6 +201,7 @@ function start(config: SiteConfig, auth: AuthClient) {
     auth.mountUserButton(userButton);
     if (!user) userButton.replaceChildren();
     results.replaceChildren();
+    access.textContent = auth.describeAccess();
     if (path === '/protected') {
       if (!user) {
         // Signed out: to sign-in, and back here afterwards.
@@ -151,7 +212,8 @@ function start(config: SiteConfig, auth: AuthClient) {
         el('h1', {}, 'Protected page'),
         el('p', { className: 'lead' }, `Only signed-in users see this page, ${user.name}.`),
         await profileCard(),
-        callButtons(),
+        access,
+        callButtons(true),
         results,
       );
       return;

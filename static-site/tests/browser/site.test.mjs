@@ -224,6 +224,90 @@ test('demo mode stays on localhost: every request is local, and the avatar rende
   await page.close();
 });
 
+/** Signs in as a demo user from the protected page's sign-in notice and waits for the page. */
+async function protectedPageAs(page, name) {
+  await page.goto(`${site}/protected`);
+  await page.getByRole('button', { name: `Continue as ${name}` }).first().click();
+  await page.waitForURL(`${site}/protected`);
+  await page.locator('#profile-name').waitFor();
+}
+
+/** Clicks a call button and returns the newest result once `count` results are shown. */
+async function click(page, id, count) {
+  await page.click(`#${id}`);
+  await page.locator('#results > *').nth(count - 1).waitFor();
+  const first = page.locator('#results > *').first();
+  return { text: await first.innerText(), outcome: await first.getAttribute('data-outcome') };
+}
+
+test('authorization: Alice may administer Acme and use reports; the sensitive action asks her to verify again, then succeeds', async () => {
+  const page = await browser.newPage();
+  await protectedPageAs(page, 'Alice Anders');
+  assert.match(await page.locator('#access-summary').innerText(), /Alice Anders: admin of Acme \(org_demoAcme\); pro plan with the feature reports\. Last verified 30 minutes ago\./);
+
+  let r = await click(page, 'call-org-admin', 1);
+  assert.equal(r.outcome, 'ok', r.text);
+  assert.match(r.text, /GET \/api\/orgs\/org_demoAcme\/admin\n?\s*200/);
+  assert.match(r.text, /"role": "org:admin"/);
+  r = await click(page, 'call-reports', 2);
+  assert.equal(r.outcome, 'ok', r.text);
+  assert.match(r.text, /GET \/api\/reports\n?\s*200/);
+
+  // Verified 30 minutes ago: strict reverification (10 minutes) is not met. The 403 is shown and
+  // the demo's verification prompt opens, a modal dialog with the focus inside it.
+  await page.click('#call-sensitive');
+  const dialog = page.getByRole('dialog', { name: 'Verify it is you' });
+  await dialog.waitFor();
+  r = { text: await page.locator('#results > *').first().innerText(), outcome: await page.locator('#results > *').first().getAttribute('data-outcome') };
+  assert.equal(r.outcome, 'reverify', r.text);
+  assert.match(r.text, /POST \/api\/sensitive\n?\s*403/);
+  assert.match(r.text, /needs you to verify again \(strict\)/);
+  assert.match(r.text, /"reverification": "strict"/);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'reverify-confirm');
+  await page.screenshot({ path: join(SHOTS, '7-verify-again.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Verify again' }).click();
+  await page.locator('#results > *').nth(3).waitFor();
+  r = { text: await page.locator('#results > *').first().innerText(), outcome: await page.locator('#results > *').first().getAttribute('data-outcome') };
+  assert.equal(r.outcome, 'ok', r.text);
+  assert.match(r.text, /POST \/api\/sensitive \(after verifying again\)\n?\s*200/);
+  assert.equal(await dialog.count(), 0, 'the prompt is gone');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'call-sensitive', 'the focus is back on the button');
+  assert.match(await page.locator('#access-summary').innerText(), /Verified again in this tab/);
+
+  // Within ten minutes of verifying, the action needs no prompt.
+  r = await click(page, 'call-sensitive', 5);
+  assert.equal(r.outcome, 'ok', r.text);
+  assert.equal(await dialog.count(), 0);
+  await page.screenshot({ path: join(SHOTS, '8-authorization-alice.png'), fullPage: true });
+  await page.close();
+});
+
+test('authorization: Bob, a plain member, is refused org admin and reports (403 with the reason); cancelling the prompt does nothing', async () => {
+  const page = await browser.newPage();
+  await protectedPageAs(page, 'Bob Baker');
+  assert.match(await page.locator('#access-summary').innerText(), /Bob Baker: member of Acme \(org_demoAcme\); no plan features\./);
+
+  let r = await click(page, 'call-org-admin', 1);
+  assert.equal(r.outcome, 'forbidden', r.text);
+  assert.match(r.text, /GET \/api\/orgs\/org_demoAcme\/admin\n?\s*403/);
+  assert.match(r.text, /You are signed in but not allowed to do this \(reason: forbidden\)/);
+  r = await click(page, 'call-reports', 2);
+  assert.equal(r.outcome, 'forbidden', r.text);
+  assert.match(r.text, /GET \/api\/reports\n?\s*403/);
+  assert.match(r.text, /You are signed in but not allowed to do this \(reason: forbidden\)/);
+  assert.doesNotMatch(r.text, /Not signed in/);
+
+  // Escape cancels the prompt: no retry, and the page says the action was not done.
+  await page.click('#call-sensitive');
+  await page.getByRole('dialog', { name: 'Verify it is you' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByText('Verification cancelled: the action was not done.').waitFor();
+  assert.equal(await page.locator('#results > *').count(), 4, 'the 403, the note, and no retry');
+  assert.match(await page.locator('#results > *').nth(1).innerText(), /POST \/api\/sensitive\n?\s*403/);
+  await page.screenshot({ path: join(SHOTS, '9-authorization-bob.png'), fullPage: true });
+  await page.close();
+});
+
 for (const [width, height, mobile] of [[1280, 800, false], [390, 844, true]]) {
   test(`no horizontal overflow at ${width} px after a 401 and a long JSON result`, async () => {
     const context = await browser.newContext({ viewport: { width, height }, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: mobile ? 2 : 1 });
@@ -252,6 +336,12 @@ for (const [width, height, mobile] of [[1280, 800, false], [390, 844, true]]) {
     await page.locator('#results .result').nth(1).waitFor();
     await assertNoOverflow(page, width, 'protected page, after a 200 and a long JSON result');
     await page.screenshot({ path: join(SHOTS, `layout-${width}-protected.png`), fullPage: true });
+    // The authorization examples: a 403 with its prompt open fits too.
+    await page.click('#call-sensitive');
+    await page.getByRole('dialog', { name: 'Verify it is you' }).waitFor();
+    await assertNoOverflow(page, width, 'protected page, verification prompt open');
+    await page.screenshot({ path: join(SHOTS, `layout-${width}-verify-again.png`) });
+    await page.keyboard.press('Escape');
     await context.close();
   });
 }

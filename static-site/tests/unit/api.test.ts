@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createApi } from '../../src/api';
+import { classify, createApi, describeRequirement, reverificationOf } from '../../src/api';
 
 function response(status: number, body: unknown, headers: Record<string, string> = {}) {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -91,5 +91,98 @@ describe('api client', () => {
     expect(fetchImpl).toHaveBeenCalledTimes(1);
     expect(sleep).not.toHaveBeenCalled();
     expect(r.retried).toBe(false);
+  });
+
+  it('POSTs JSON with the token, a content type and the body', async () => {
+    const fetchImpl = vi.fn(async () => response(200, { done: true }));
+    const r = await createApi({ baseUrl: 'https://api.example.com', getToken: async () => 'tok', fetchImpl })('/api/sensitive', { method: 'POST', body: { action: 'demo' } });
+    expect(fetchImpl).toHaveBeenCalledTimes(1);
+    const [url, init] = fetchImpl.mock.calls[0] as unknown as [string, RequestInit];
+    expect(url).toBe('https://api.example.com/api/sensitive');
+    expect(init.method).toBe('POST');
+    expect(init.headers).toEqual({ accept: 'application/json', authorization: 'Bearer tok', 'content-type': 'application/json' });
+    expect(init.body).toBe('{"action":"demo"}');
+    expect(r).toMatchObject({ method: 'POST', path: '/api/sensitive', status: 200, outcome: 'ok' });
+  });
+
+  it('POSTs an empty JSON object when given no body, and GETs have none', async () => {
+    const fetchImpl = vi.fn(async () => response(200, {}));
+    const call = createApi({ baseUrl: '', getToken: async () => 't', fetchImpl });
+    await call('/api/sensitive', { method: 'POST' });
+    await call('/api/reports');
+    const inits = fetchImpl.mock.calls.map((c) => (c as unknown as [string, RequestInit])[1]);
+    expect(inits[0].body).toBe('{}');
+    expect(inits[1]).toEqual({ method: 'GET', headers: { accept: 'application/json', authorization: 'Bearer t' } });
+  });
+
+  it('retries a POST answered 503 once, with a fresh token and the same body', async () => {
+    let n = 0;
+    const sleep = vi.fn(async () => {});
+    const fetchImpl = vi
+      .fn()
+      .mockResolvedValueOnce(response(503, { reason: 'secret-unavailable' }, { 'retry-after': '2' }))
+      .mockResolvedValueOnce(response(200, { done: true }));
+    const r = await createApi({ baseUrl: '', getToken: async () => `t${++n}`, fetchImpl, sleep })('/api/sensitive', { method: 'POST', body: { a: 1 } });
+    expect(sleep).toHaveBeenCalledWith(2000);
+    const inits = fetchImpl.mock.calls.map((c) => c[1] as RequestInit);
+    expect(inits.map((i) => [i.method, (i.headers as Record<string, string>).authorization, i.body])).toEqual([
+      ['POST', 'Bearer t1', '{"a":1}'],
+      ['POST', 'Bearer t2', '{"a":1}'],
+    ]);
+    expect(r).toMatchObject({ status: 200, outcome: 'ok', retried: true });
+  });
+
+  it('tells a 403 forbidden apart from a 401: signed in, not allowed, with the reason', async () => {
+    const fetchImpl = vi.fn(async () => response(403, { error: 'forbidden', reason: 'forbidden', message: 'Signed in, but not allowed to do this.' }));
+    const r = await createApi({ baseUrl: '', getToken: async () => 't', fetchImpl })('/api/reports');
+    expect(r).toMatchObject({ status: 403, ok: false, outcome: 'forbidden', reason: 'forbidden' });
+    expect(r.message).toBe('You are signed in but not allowed to do this (reason: forbidden).');
+    expect(r.reverification).toBeUndefined();
+    expect(fetchImpl).toHaveBeenCalledTimes(1);
+  });
+
+  it("reads Clerk's reverification body as a prompt, with its requirement", async () => {
+    const body = {
+      error: 'forbidden', reason: 'reverification-error', message: 'Verify again.',
+      clerk_error: { type: 'forbidden', reason: 'reverification-error', metadata: { reverification: 'strict' } },
+    };
+    const fetchImpl = vi.fn(async () => response(403, body));
+    const r = await createApi({ baseUrl: '', getToken: async () => 't', fetchImpl })('/api/sensitive', { method: 'POST' });
+    expect(r).toMatchObject({ status: 403, outcome: 'reverify', reason: 'reverification-error', reverification: 'strict' });
+    expect(r.message).toBe('You are signed in, but this action needs you to verify again (strict).');
+    // Clerk's own shape alone (what @clerk/shared's reverificationError writes) is enough.
+    expect(classify(403, { clerk_error: body.clerk_error })).toMatchObject({ outcome: 'reverify', reason: 'reverification-error' });
+  });
+
+  it.each([
+    ['a 200 carrying the shape', 200, { clerk_error: { type: 'forbidden', reason: 'reverification-error' } }],
+    ['a 401 carrying the shape', 401, { clerk_error: { type: 'forbidden', reason: 'reverification-error' } }],
+    ['another clerk_error type', 403, { clerk_error: { type: 'unauthorized', reason: 'reverification-error' } }],
+    ['another clerk_error reason', 403, { clerk_error: { type: 'forbidden', reason: 'other' } }],
+    ['our reason without clerk_error', 403, { reason: 'reverification-error' }],
+    ['clerk_error not an object', 403, { clerk_error: 'reverification-error' }],
+    ['an array body', 403, [{ clerk_error: { type: 'forbidden', reason: 'reverification-error' } }]],
+    ['no body', 403, null],
+  ])('is no reverification prompt: %s', (_name, status, body) => {
+    expect(reverificationOf(status, body).needed).toBe(false);
+    expect(classify(status, body).outcome).not.toBe('reverify');
+  });
+
+  it.each([
+    [200, 'ok'],
+    [204, 'ok'],
+    [401, 'signed-out'],
+    [403, 'forbidden'],
+    [404, 'error'],
+    [500, 'error'],
+    [503, 'unavailable'],
+  ])('classifies %i as %s', (status, outcome) => {
+    expect(classify(status, { reason: 'x' }).outcome).toBe(outcome);
+  });
+
+  it('describes a requirement for people, whatever the server sent', () => {
+    expect(describeRequirement('strict')).toBe('strict');
+    expect(describeRequirement({ level: 'second_factor', afterMinutes: 10 })).toBe('second_factor within 10 minutes');
+    for (const odd of [undefined, null, '', 42, { level: 1 }, ['strict']]) expect(describeRequirement(odd)).toBe('a recent verification');
   });
 });
