@@ -1,5 +1,6 @@
 // Demo mode only (the local run with the Clerk stand-in): choose a demo user, get tokens minted
 // by the stand-in. Never part of a build without VITE_DEMO_MODE=1.
+import { describeRequirement } from './api';
 import type { ActiveOrganization, AuthClient, ReverifyAnswer, SignedInUser } from './auth';
 
 const STORAGE_KEY = 'demo-user';
@@ -119,7 +120,6 @@ export class DemoAuth implements AuthClient {
   reverify(requirement: unknown): Promise<ReverifyAnswer> {
     const u = this.current();
     if (!u) return Promise.resolve('unsupported');
-    const what = typeof requirement === 'string' ? requirement : 'a recent verification';
     return new Promise((resolve) => {
       const dialog = document.createElement('dialog');
       dialog.id = 'reverify-dialog';
@@ -132,7 +132,7 @@ export class DemoAuth implements AuthClient {
       h.textContent = 'Verify it is you';
       const p = document.createElement('p');
       p.id = 'reverify-text';
-      p.textContent = `This action needs ${what} reverification: you verified too long ago. ` +
+      p.textContent = `This action needs a recent verification (${describeRequirement(requirement)}): you verified too long ago. ` +
         'Clerk would ask for your password or a code here; in demo mode one click stands for it.';
       const actions = document.createElement('div');
       actions.className = 'actions';
