@@ -550,7 +550,7 @@ fn prebuilt_cargo() -> PathBuf {
     static SHIM: OnceLock<PathBuf> = OnceLock::new();
     SHIM.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        for bin in ["public", "protected"] {
+        for bin in ["public", "protected", "webhooks"] {
             let status = Command::new(&cargo)
                 .current_dir(root())
                 .args(["build", "--quiet", "--bin", bin])
