@@ -630,8 +630,8 @@ fn demo_users() -> BTreeMap<String, Value> {
 /// Naming a demo user in `sub` mints that user's authorization ([`demo_authorization`]): their
 /// organization (`o`, or `org_*` in v1), `fea` and `pla`, and `fva` of
 /// [`DEMO_FIRST_FACTOR_AGE_MINUTES`]. Explicit fields override it: `org` replaces the
-/// organization (its `fea`, when given, the features), `reverified_secs_ago` the verification
-/// age, and `claims` is merged last over everything.
+/// organization (`null`: none; its `fea`, when given, the features), `reverified_secs_ago` the
+/// verification age, and `claims` is merged last over everything.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MintRequest {
@@ -652,14 +652,25 @@ pub struct MintRequest {
     /// `[whole minutes, -1]` (a first factor, no second factor), so `strict` (10 minutes) passes
     /// below 600. Negative counts as 0. Default: `[0, -1]`, or the demo user's age.
     pub reverified_secs_ago: Option<i64>,
-    /// The active organization (default: none, or the demo user's).
-    pub org: Option<OrgSpec>,
+    /// The active organization: absent, none or the demo user's; `null`, none even for a demo
+    /// user.
+    #[serde(deserialize_with = "present")]
+    pub org: Option<Option<OrgSpec>>,
     /// Claims merged last (`null` removes a claim).
     pub claims: Option<Map<String, Value>>,
     /// Header fields merged last (`null` removes a field).
     pub header: Option<Map<String, Value>>,
     /// `current` (default), `previous` (the last rotated-out key) or `foreign` (never published).
     pub key: Option<String>,
+}
+
+/// A field given, even as `null` (`Some(None)`), apart from one left out (`None`, by default).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -742,7 +753,11 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
             }
         }
     }
-    if let Some(org) = req.org.as_ref().or(demo.as_ref().map(|d| &d.org)) {
+    let org = match &req.org {
+        Some(explicit) => explicit.as_ref(),
+        None => demo.as_ref().map(|d| &d.org),
+    };
+    if let Some(org) = org {
         if v == 2 {
             let mut o = json!({"id": org.id, "slg": org.slug, "rol": org.role});
             if let Some(per) = &org.per {

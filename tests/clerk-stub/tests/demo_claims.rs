@@ -146,6 +146,10 @@ async fn explicit_fields_override_the_demo_user() {
         (claims["o"]["id"].clone(), claims["fea"].clone()),
         (json!("org_2"), json!("u:reports"))
     );
+    // `org: null`: no active organization; her own plan's feature stays.
+    let (s, claims) = mint(&stub, json!({"sub": "user_demoAlice", "org": null})).await;
+    assert!(claims.get("o").is_none(), "{claims}");
+    assert_eq!(answers(&s), (false, true, false));
     let (s, claims) = mint(
         &stub,
         json!({"sub": "user_demoAlice", "claims": {"fea": null, "o": null}}),
