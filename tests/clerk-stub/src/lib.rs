@@ -35,6 +35,9 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// Signed webhooks, as Svix sends them (`clerk-stub webhook ...`).
 pub mod webhooks;
 
+/// API keys, M2M and OAuth tokens: the verify endpoints and their admin (issue 15).
+pub mod machine;
+
 /// A fault of the API listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,6 +99,7 @@ struct Inner {
     secret_key: Mutex<String>,
     fault: Mutex<(Fault, u64)>,
     users: Mutex<BTreeMap<String, Value>>,
+    machine: machine::Store,
     jwks_calls: AtomicU64,
     user_calls: AtomicU64,
     redirects_followed: AtomicU64,
@@ -168,6 +172,7 @@ impl Stub {
             keys: Mutex::new(keys),
             fault: Mutex::new((Fault::None, 0)),
             users: Mutex::new(demo_users()),
+            machine: machine::Store::default(),
             jwks_calls: AtomicU64::new(0),
             user_calls: AtomicU64::new(0),
             redirects_followed: AtomicU64::new(0),
@@ -381,6 +386,7 @@ fn now_secs() -> i64 {
 
 fn api_router(inner: Arc<Inner>) -> Router {
     Router::new()
+        .merge(machine::api_routes())
         .route("/v1/jwks", get(jwks))
         .route("/v1/jwks-redirected", get(jwks_redirected))
         .route("/v1/users/{id}", get(user))
@@ -798,6 +804,7 @@ fn mint(inner: &Inner, req: &MintRequest) -> (String, Value, String) {
 
 fn admin_router(inner: Arc<Inner>) -> Router {
     Router::new()
+        .merge(machine::admin_routes())
         .route("/config", get(admin_config))
         .route("/tokens", post(admin_mint))
         .route("/rotate", post(admin_rotate))
