@@ -282,7 +282,7 @@ async fn unlisted_paths_and_methods_are_told_only_to_a_session() {
 
 /// Alice administers org_1, whose plan has the `reports` feature, and verified 3 minutes ago.
 fn alice() -> Value {
-    json!({"sub": "user_demoAlice", "org": {"id": "org_1", "slug": "acme", "role": "admin"},
+    json!({"sub": "user_2guarded", "org": {"id": "org_1", "slug": "acme", "role": "admin"},
            "claims": {"fea": "o:reports", "fva": [3, -1]}})
 }
 

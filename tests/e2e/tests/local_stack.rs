@@ -42,7 +42,14 @@ fn end_to_end() {
     assert_eq!(a.body["version"], env!("CARGO_PKG_VERSION"));
     let a = s.get("/api/public", Some("whatever"));
     assert_eq!((a.status, &a.body["public"]), (200, &json!(true)));
+
+    step("secure by default: an unlisted /api/ path needs a session before it is a 404");
     let a = s.get("/api/nope", None);
+    assert_eq!(
+        (a.status, a.body["reason"].as_str()),
+        (401, Some("session-token-missing"))
+    );
+    let a = s.get("/api/nope", Some(&t));
     assert_eq!(
         (a.status, a.body["reason"].as_str()),
         (404, Some("route-not-found"))
@@ -50,6 +57,37 @@ fn end_to_end() {
     let a = request("POST", &s.watch.url("/api/protected"), Some(&t));
     assert_eq!(a.status, 405);
     assert_eq!(a.headers["allow"], "GET, HEAD");
+
+    step("authorization: each route's guard answers 200, 403 forbidden or 403 reverification");
+    let admin = json!({"sub": "user_2guarded", "org": {"id": "org_7", "slug": "acme", "role": "admin"},
+                       "claims": {"fea": "o:reports", "fva": [2, -1]}});
+    let member = json!({"sub": "user_2guarded", "org": {"id": "org_7", "slug": "acme", "role": "member"},
+                        "claims": {"fea": "u:export", "fva": [45, -1]}});
+    let (admin, member) = (s.mint(admin), s.mint(member));
+    for (method, path, token, status, reason) in [
+        ("GET", "/api/orgs/org_7/admin", &admin, 200, ""),
+        ("GET", "/api/orgs/org_8/admin", &admin, 403, "forbidden"),
+        ("GET", "/api/orgs/org_7/admin", &member, 403, "forbidden"),
+        ("GET", "/api/reports", &admin, 200, ""),
+        ("GET", "/api/reports", &member, 403, "forbidden"),
+        ("POST", "/api/sensitive", &admin, 200, ""),
+        (
+            "POST",
+            "/api/sensitive",
+            &member,
+            403,
+            "reverification-error",
+        ),
+    ] {
+        let a = request(method, &s.watch.url(path), Some(token));
+        assert!(a.is(status, reason), "{method} {path}: {}", a.summary());
+        if reason == "reverification-error" {
+            assert_eq!(
+                a.body["clerk_error"]["metadata"]["reverification"],
+                "strict"
+            );
+        }
+    }
 
     step("/api/me: the whitelisted profile");
     let a = s.get("/api/me", Some(&t));
@@ -192,6 +230,19 @@ fn end_to_end() {
         requests
             .iter()
             .any(|l| l["span"]["user_id"] == "user_demoAlice" && l["fields"]["status"] == 200)
+    );
+    let refused = requests
+        .iter()
+        .find(|l| {
+            l["fields"]["status"] == 403 && l["fields"]["route"] == "/api/orgs/{org_id}/admin"
+        })
+        .expect("a request line for a 403 on the org admin route");
+    assert_eq!(refused["fields"]["reason"], "forbidden");
+    assert!(
+        refused["fields"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("requires ")),
+        "{refused}"
     );
     let _ = &s.moto;
 }
