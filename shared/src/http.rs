@@ -284,23 +284,45 @@ pub fn get_only(req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// Turns a handler's result into the response, and writes the request's log line.
+/// Turns a handler's result into the response, and writes the request's log line and metrics.
+/// `route`: the route's pattern, or the raw path of a request no route matched (answered 404
+/// `route-not-found`: its metrics name no path, see [`respond_route`]).
 pub fn respond(
     req: &Request,
     route: &str,
     result: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
-    match result {
+    let matched = !matches!(&result, Err(e) if e.reason() == Reason::RouteNotFound);
+    respond_route(req, matched.then_some(route), route, result)
+}
+
+/// [`respond`] for a route table: `pattern` is the matched route's pattern (in the log line and
+/// the metrics), `None` when no route matched: the log line names `raw`, the metrics
+/// [`crate::metrics::UNMATCHED_ROUTE`] (a raw path is never a metric dimension: it can hold ids).
+pub fn respond_route(
+    req: &Request,
+    pattern: Option<&str>,
+    raw: &str,
+    result: Result<Response<Body>, ApiError>,
+) -> Response<Body> {
+    let route = pattern.unwrap_or(raw);
+    let (resp, reason) = match result {
         Ok(resp) => {
             log_request(req, route, &resp, None);
-            resp
+            (resp, None)
         }
         Err(e) => {
             let resp = e.clone().into_response();
             log_request(req, route, &resp, Some(&e));
-            resp
+            (resp, Some(e.reason()))
         }
-    }
+    };
+    crate::metrics::request(crate::metrics::RequestInfo {
+        route: pattern.unwrap_or(crate::metrics::UNMATCHED_ROUTE),
+        status: resp.status().as_u16(),
+        reason,
+    });
+    resp
 }
 
 /// A JSON response, never cached by a shared cache. A text body: API Gateway gets it as is, not

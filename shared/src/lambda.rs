@@ -76,6 +76,11 @@ impl Malformed {
             detail = self.what,
             "request"
         );
+        crate::metrics::request(crate::metrics::RequestInfo {
+            route: crate::metrics::UNMATCHED_ROUTE,
+            status: 400,
+            reason: Some(error.reason()),
+        });
         error.into_response()
     }
 }
@@ -318,6 +323,8 @@ where
     F: Future<Output = Response<Body>>,
 {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        // The invocation's trace: its downstream calls carry it, and are recorded when sampled.
+        crate::xray::enter(event.context.xray_trace_id.as_deref());
         let answer = match request(event.payload.get(), event.context) {
             Ok(req) => Ok(handler(req)),
             Err(Refused::Malformed(m)) => Err(Ok(m.answer())),

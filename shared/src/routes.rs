@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::authorization::{Check, Reverification};
 use crate::error::Reason;
-use crate::http::{ApiError, authenticate, path, respond};
+use crate::http::{ApiError, authenticate, path, respond_route};
 use crate::session::Session;
 
 /// What a handler returns: its response, or the error the one mapping turns into one.
@@ -331,7 +331,7 @@ impl<S: Sync> Routes<S> {
         async {
             let raw = path(req);
             let (pattern, result) = self.answer(state, auth, req, raw).await;
-            respond(req, pattern.unwrap_or(raw), result)
+            respond_route(req, pattern, raw, result)
         }
         .instrument(span)
         .await
