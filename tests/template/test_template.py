@@ -576,7 +576,8 @@ class Observability(unittest.TestCase):
     def test_the_dashboard_is_valid_json_on_this_stacks_resources(self):
         body, refs = dashboard()
         self.assertGreaterEqual(len(body["widgets"]), 6)
-        self.assertEqual(refs, {"AWS::Region", "HttpApi", "ProtectedFunction", "PublicFunction", "Namespace"})
+        self.assertEqual(refs, {"AWS::Region", "HttpApi", "ProtectedFunction", "PublicFunction", "WebhooksFunction",
+                                "Namespace"})
         self.assertEqual(RES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][1],
                          {"Namespace": {"Ref": "AWS::StackName"}})
         self.assertNotIn("Condition", RES["Dashboard"], "the dashboard is always there")
@@ -673,3 +674,16 @@ class Webhooks(unittest.TestCase):
         router = cargo[cargo.index("[workspace.metadata.lambda.watch.router]"):]
         self.assertIn('"/api/webhooks/clerk" = "webhooks"', router)
         self.assertLess(router.index('"/api/webhooks/clerk"'), router.index('"/api/{*rest}"'))
+
+    def test_webhook_failures_and_rejections_alarm(self):
+        route = "/api/webhooks/clerk"
+        # The route the webhooks function answers, as its metrics name it.
+        self.assertIn(f'"{route}"', (ROOT / "functions" / "webhooks" / "src" / "app.rs").read_text())
+        self.assertEqual(RES["WebhooksFunction"]["Properties"]["Events"]["ClerkWebhook"]["Properties"]["Path"], route)
+        for status_class in ["5xx", "4xx"]:
+            found = alarm_on({"Ref": "AWS::StackName"}, "Requests", Function={"Ref": "WebhooksFunction"},
+                             Route=route, StatusClass=status_class)
+            self.assertEqual(len(found), 1, status_class)
+        # The status classes are the ones shared::metrics writes.
+        self.assertIn('"5xx"', METRICS_RS)
+        self.assertIn('"4xx"', METRICS_RS)
