@@ -308,6 +308,23 @@ test('authorization: Bob, a plain member, is refused org admin and reports (403 
   await page.close();
 });
 
+test('authorization: without an active organization, Org admin says so and shows the API refusing a placeholder', async () => {
+  const page = await browser.newPage();
+  // The users list without organizations: the site knows no active organization for Alice.
+  await page.route('**/demo-admin/users', async (route) => {
+    const r = await route.fetch();
+    const { users } = await r.json();
+    await route.fulfill({ response: r, json: { users: users.map(({ organization, ...u }) => u) } });
+  });
+  await protectedPageAs(page, 'Alice Anders');
+  assert.match(await page.locator('#access-summary').innerText(), /Alice Anders: no organization;/);
+  const r = await click(page, 'call-org-admin', 1);
+  assert.equal(r.outcome, 'forbidden', r.text);
+  assert.match(r.text, /GET \/api\/orgs\/no-active-org\/admin\n?\s*403/);
+  assert.match(r.text, /You have no active organization/);
+  await page.close();
+});
+
 for (const [width, height, mobile] of [[1280, 800, false], [390, 844, true]]) {
   test(`no horizontal overflow at ${width} px after a 401 and a long JSON result`, async () => {
     const context = await browser.newContext({ viewport: { width, height }, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: mobile ? 2 : 1 });
