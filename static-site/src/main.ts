@@ -84,7 +84,7 @@ function reverifyNote(answer: string | undefined, kind: AuthClient['kind']): str
   if (answer === 'cancelled') return 'Verification cancelled: the action was not done.';
   if (answer === 'unsupported') {
     return kind === 'clerk'
-      ? 'This browser cannot show the verification prompt: sign out and sign in again, then retry within 10 minutes.'
+      ? "Clerk's verification prompt is not available here: sign out and sign in again, then retry within 10 minutes."
       : 'Sign in again, then retry.';
   }
   return undefined;
@@ -94,6 +94,8 @@ function start(config: SiteConfig, auth: AuthClient) {
   const api = createApi({ baseUrl: config.apiUrl, getToken: () => auth.getToken() });
   const results = el('div', { className: 'results', id: 'results' });
   results.setAttribute('aria-live', 'polite');
+  /** What the signed-in user may do (organization, role, plan features), above the calls. */
+  const access = el('p', { className: 'muted', id: 'access-summary' });
 
   /** Runs a call with its button disabled; a network error is shown like an answer. */
   async function withButton(label: string, work: () => Promise<void>) {
@@ -140,8 +142,6 @@ function start(config: SiteConfig, auth: AuthClient) {
       access.textContent = auth.describeAccess();
     });
   }
-
-  const access = el('p', { className: 'muted', id: 'access-summary' });
 
   /** The calls; `authorization`: the three authorization examples too (the protected page). */
   function callButtons(authorization = false) {
