@@ -46,6 +46,9 @@ grep -q "Address in use" "$out" || fail "the watch log's reason is not shown"
 envf=$(mktemp)
 mark=sk_test_LEAKCHECK$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 printf 'CLERK_PUBLISHABLE_KEY=pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk\nCLERK_SECRET_KEY=%s\n' "$mark" >"$envf"
+# (and a webhook signing secret, a secret as well: whsec_ and the base64 of 24 bytes)
+whmark=whsec_$(head -c 24 /dev/urandom | base64 | tr -d '\n')
+printf 'CLERK_WEBHOOK_SIGNING_SECRET=%s\n' "$whmark" >>"$envf"
 DEV_ENV_FILE=$envf setsid ./scripts/dev.sh >"$out" 2>&1 &
 dev=$! dev_kind=setsid
 for _ in $(seq 1 1200); do grep -q "^Logs: " "$out" && break; kill -0 $dev 2>/dev/null || fail "dev.sh (clerk mode) exited"; sleep 0.5; done
@@ -54,6 +57,9 @@ grep -q "Local stack is up (clerk mode)" "$out" || fail "the stack did not come 
 leaks=$(grep -lsF -f <(printf '%s\n' "$mark") /proc/[0-9]*/environ /proc/[0-9]*/cmdline || true)
 [ -z "$leaks" ] || fail "the secret key is in the environment or command line of: $(for f in $leaks; do d=${f%/*}; tr '\0' ' ' <"$d/cmdline" | cut -c1-80; echo; done)"
 grep -qF "$mark" "$out" && fail "the secret key was printed"
+leaks=$(grep -lsF -f <(printf '%s\n' "$whmark") /proc/[0-9]*/environ /proc/[0-9]*/cmdline || true)
+[ -z "$leaks" ] || fail "the webhook signing secret is in the environment or command line of: $leaks"
+grep -qF "$whmark" "$out" && fail "the webhook signing secret was printed"
 printf '%s' "$mark" | "$PY" scripts/check_local_secrets.py "$MOTO_PORT" clerk/local >>"$out" 2>&1 \
   || fail "clerk mode: the secret key is not in the local Secrets Manager (or it answers browsers)"
 kill -TERM $dev
@@ -74,6 +80,16 @@ body=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$API_PORT/a
 echo "$body" | grep -q '"userId":"user_demoAlice"' || fail "unexpected body: $body"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/api/protected")
 [ "$status" = 401 ] || fail "no token gave $status"
+
+# Webhooks: the stand-in's signed deliveries reach the webhooks function and its table in moto;
+# a duplicate is applied once, a forged signature is refused.
+hook() { "${CARGO_TARGET_DIR:-target}/debug/clerk-stub" webhook "$1" --url "http://127.0.0.1:$API_PORT/api/webhooks/clerk" --user user_demoSmoke; }
+sent=$(hook duplicate) || fail "clerk-stub webhook duplicate failed: $sent"
+grep -q '1/2: .* -> 200 .*"outcome":"written"' <<<"$sent" && grep -q '2/2: .* -> 200 .*"outcome":"duplicate"' <<<"$sent" \
+  || fail "a duplicate webhook was not applied once: $sent"
+sent=$(hook bad-signature) || fail "clerk-stub webhook bad-signature failed: $sent"
+grep -q -- '-> 400 .*webhook-signature-invalid' <<<"$sent" || fail "a forged webhook was not refused: $sent"
+grep -q "clerk-stub webhook single" "$out" || fail "make dev does not say how to send webhooks"
 
 # Paths outside /api: the public function's JSON 404, not cargo lambda's page listing the functions.
 for path in /nope / /lambda-url /x/y/z; do

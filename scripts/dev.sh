@@ -80,6 +80,7 @@ wait_port() { # port: the service started last listens on it
 DEV_ENV_FILE=${DEV_ENV_FILE:-.env}
 if [ -f "$DEV_ENV_FILE" ]; then set -a; . "$(realpath "$DEV_ENV_FILE")"; set +a; fi
 [ -z "${CLERK_SECRET_KEY:-}" ] || export -n CLERK_SECRET_KEY
+[ -z "${CLERK_WEBHOOK_SIGNING_SECRET:-}" ] || export -n CLERK_WEBHOOK_SIGNING_SECRET
 if [ -n "${CLERK_PUBLISHABLE_KEY:-}" ] && [ -n "${CLERK_SECRET_KEY:-}" ]; then MODE=clerk; else MODE=demo; fi
 
 ports="API_PORT=$API_PORT MOTO_PORT=$MOTO_PORT"
@@ -93,7 +94,7 @@ for kv in $ports; do
 done
 
 echo "dev: building (first time: about 10 minutes on 2 cores, less with more; later runs: seconds)"
-cargo build -p public -p protected -p clerk-stub
+cargo build -p public -p protected -p clerk-stub -p webhooks
 
 start moto "$ROOT/.venv/bin/python" "$ROOT/scripts/local_secrets.py" --port "$MOTO_PORT"
 wait_port "$MOTO_PORT"
@@ -118,6 +119,20 @@ export RUST_LOG=${RUST_LOG:-info}
 # builtin), never on a command line or in an environment, never printed.
 printf '%s' "$CLERK_SECRET_KEY" | python3 scripts/put_secret.py "$CLERK_SECRET_ID" >/dev/null
 unset CLERK_SECRET_KEY
+
+# Clerk's webhooks (docs/webhooks.md): the webhooks function's signing secret (from .env's
+# CLERK_WEBHOOK_SIGNING_SECRET, else the stand-in's demo one), on standard input like the key
+# above, and its users table, both in moto.
+export CLERK_WEBHOOK_SECRET_ID=${CLERK_WEBHOOK_SECRET_ID:-clerk/webhook-local} USERS_TABLE=${USERS_TABLE:-users-local}
+WEBHOOK_SECRET=${CLERK_WEBHOOK_SIGNING_SECRET:-whsec_ZGVtb1N0YW5kSW5XZWJob29rU2VjcmV0MDAwMA==}
+printf '{"CLERK_WEBHOOK_SIGNING_SECRET":"%s"}' "$WEBHOOK_SECRET" \
+  | python3 scripts/put_secret.py "$CLERK_WEBHOOK_SECRET_ID" "Clerk webhook signing secret" >/dev/null
+unset WEBHOOK_SECRET CLERK_WEBHOOK_SIGNING_SECRET
+table=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MOTO_PORT/" \
+  -H 'X-Amz-Target: DynamoDB_20120810.CreateTable' -H 'Content-Type: application/x-amz-json-1.0' \
+  -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+  -d "{\"TableName\":\"$USERS_TABLE\",\"BillingMode\":\"PAY_PER_REQUEST\",\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}]}")
+[ "$table" = 200 ] || { echo "dev: could not create the users table $USERS_TABLE in moto (HTTP $table)" >&2; exit 1; }
 
 start watch cargo lambda watch -A 127.0.0.1 -P "$API_PORT" --ignore-changes
 wait_port "$API_PORT"
@@ -158,5 +173,8 @@ if [ "$MODE" = demo ]; then
   echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/me"
   echo "More tokens: curl -s -X POST http://127.0.0.1:$STUB_ADMIN_PORT/tokens -d '{\"sub\":\"user_demoBob\"}' -H 'content-type: application/json'"
 fi
+echo "Webhooks: http://127.0.0.1:$API_PORT/api/webhooks/clerk (users table $USERS_TABLE in moto). Send signed ones as Clerk would:"
+echo "  ${CARGO_TARGET_DIR:-target}/debug/clerk-stub webhook single --url http://127.0.0.1:$API_PORT/api/webhooks/clerk"
+echo "  (or duplicate, out-of-order, bad-signature, expired, deleted; --user user_demoBob; docs/webhooks.md)"
 echo "Logs: $RUN/*.log   Stop: Ctrl-C"
 wait

@@ -175,6 +175,11 @@ impl Stack {
         for secret in [self.stub.secret_key(), StubConfig::default().secret_key] {
             assert!(!text.contains(&secret), "a secret key appears in the logs");
         }
+        // Webhook signing secrets (docs/webhooks.md) are secrets too.
+        assert!(
+            !text.contains("whsec_"),
+            "a webhook signing secret appears in the logs"
+        );
         for token in self.minted.lock().unwrap().iter() {
             let sig = token.rsplit('.').next().unwrap();
             assert!(
