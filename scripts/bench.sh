@@ -24,7 +24,7 @@ instructions() {
   callgrind_annotate "$OUT/callgrind.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1 / 2000}'
 }
 floor_i=$(instructions floor_aws_lc_rs_rs256)
-for b in handler_event_to_response handler_repeated_token event_to_request_only; do
+for b in handler_event_to_response handler_guarded_route handler_repeated_token event_to_request_only; do
   i=$(instructions "$b")
   python3 -c "print(f'{\"$b\":<38} {$i:>9,.0f} instructions/call  {$i/$floor_i:.3f}x the floor ({$floor_i:,.0f})')"
 done | tee "$OUT/handler-instructions.txt"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A bounded coverage-guided fuzz run of both targets (libFuzzer through libfuzzer-sys), starting
+# A bounded coverage-guided fuzz run of the three targets (libFuzzer through libfuzzer-sys), starting
 # from the seed corpora in fuzz/seeds/. Usage: scripts/fuzz.sh [seconds per target, default 20].
 #
 # Built with the stable toolchain and SanitizerCoverage, the instrumentation cargo fuzz uses, with
@@ -17,7 +17,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 cargo build --release --locked --target "$host" --bins -q
 mkdir -p artifacts
-for t in verify_token authenticate_request; do
+for t in verify_token authenticate_request guards; do
   corpus="$CARGO_TARGET_DIR/corpus/$t"
   mkdir -p "$corpus"
   echo "fuzz: $t for ${secs}s"

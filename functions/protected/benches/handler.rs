@@ -61,6 +61,10 @@ fn main() {
     let pk = PublishableKey::encode(Instance::Development, "bench-00.clerk.accounts.dev");
     let iss = "https://bench-00.clerk.accounts.dev";
     let token = key.sign(&session_claims(iss, AZP, NOW));
+    // The same session as an organization's admin, for a route whose guards check it.
+    let mut admin = session_claims(iss, AZP, NOW);
+    admin["o"] = serde_json::json!({"id": "org_bench", "slg": "bench", "rol": "admin"});
+    let admin = key.sign(&admin);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,6 +93,12 @@ fn main() {
     let cached = app("1024");
     let auth = format!("Bearer {token}");
     let event = apigw_v2_event("GET", "/api/protected", &[("authorization", &auth)]);
+    let admin_auth = format!("Bearer {admin}");
+    let guarded = apigw_v2_event(
+        "GET",
+        "/api/orgs/org_bench/admin",
+        &[("authorization", &admin_auth)],
+    );
     let to_request = |event: &str| event_to_request(event.as_bytes()).unwrap();
     let handle = |app: &App, event: &str| {
         let req = to_request(event);
@@ -99,6 +109,8 @@ fn main() {
         assert_eq!(out["statusCode"], 200);
         let body = test_support::json_body(&rt.block_on(app.handle(&to_request(&event))));
         assert_eq!(body["userId"], "user_2testUser");
+        let body = test_support::json_body(&rt.block_on(app.handle(&to_request(&guarded))));
+        assert_eq!(body["org_id"], "org_bench", "{body}");
     }
 
     let floor = Floor::new(&key, &token);
@@ -107,18 +119,26 @@ fn main() {
     // `HANDLER_PROFILE=<name>`: only that benchmark, 2,000 calls inside `profiled_loop`, for
     // `valgrind --tool=callgrind --toggle-collect='*profiled_loop*'` (instruction counts).
     let profile = std::env::var("HANDLER_PROFILE").ok();
+    // Each request's EMF line (shared::metrics) is built as in Lambda, then dropped instead of
+    // printed. `HANDLER_METRICS=off`: not built, to measure what it costs.
+    let _metrics = (std::env::var("HANDLER_METRICS").as_deref() != Ok("off"))
+        .then(shared::metrics::Capture::discard);
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     // Each benchmark once: criterion measures them one after the other, then the interleaved run
     // (what the README reports) measures them next to the floor.
-    let mut benches: [(&'static str, &mut dyn FnMut()); 5] = [
+    let mut benches: [(&'static str, &mut dyn FnMut()); 6] = [
         ("floor_aws_lc_rs_rs256", &mut || {
             black_box(black_box(&floor).verify());
         }),
         ("handler_event_to_response", &mut || {
             black_box(handle(&full, black_box(&event)));
+        }),
+        // Organization in the path and role guards before the handler (every check, no cache).
+        ("handler_guarded_route", &mut || {
+            black_box(handle(&full, black_box(&guarded)));
         }),
         ("handler_repeated_token", &mut || {
             black_box(handle(&cached, black_box(&event)));
