@@ -18,7 +18,8 @@ use tracing::Instrument as _;
 use crate::auth::Authenticator;
 use crate::authorization::{Check, Reverification};
 use crate::error::Reason;
-use crate::http::{ApiError, authenticate, path, respond_route};
+use crate::http::{ApiError, bearer_token, path, respond_route};
+use crate::machine::{MachineAuth, Principal, TokenType, classify};
 use crate::session::Session;
 
 /// What a handler returns: its response, or the error the one mapping turns into one.
@@ -30,6 +31,9 @@ pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
 pub type PublicHandler<S> = for<'a> fn(&'a S, Ctx<'a>) -> ReplyFuture<'a>;
 /// The handler of a route that needs a session: it gets the session its guards accepted.
 pub type SessionHandler<S> = for<'a> fn(&'a S, Ctx<'a>, Session) -> ReplyFuture<'a>;
+/// The handler of a route that accepts machine tokens ([`Require::accepts`]): it gets the caller,
+/// whichever kind of token it sent.
+pub type PrincipalHandler<S> = for<'a> fn(&'a S, Ctx<'a>, Principal) -> ReplyFuture<'a>;
 
 /// What a handler gets besides its state: the request and the route's path parameters.
 #[derive(Debug)]
@@ -58,6 +62,10 @@ pub struct Require {
     reverification: Option<Reverification>,
     /// The path parameter that must name the session's active organization.
     org_param: Option<&'static str>,
+    /// The token types the route accepts (default: session tokens only).
+    accepts: &'static [TokenType],
+    /// Scopes every machine token must carry (API keys, OAuth and M2M tokens).
+    scopes: &'static [&'static str],
 }
 
 impl Require {
@@ -70,7 +78,54 @@ impl Require {
             plan: None,
             reverification: None,
             org_param: None,
+            accepts: &[TokenType::SessionToken],
+            scopes: &[],
         }
+    }
+
+    /// The token types the route accepts (`&TokenType::ALL`, `&[TokenType::ApiKey]`, ...): any
+    /// other is 401 `token-type-mismatch` before any network call. Machine types need a
+    /// [`Route::principal`] handler.
+    pub const fn accepts(mut self, types: &'static [TokenType]) -> Self {
+        self.accepts = types;
+        self
+    }
+
+    /// Scopes a machine token must carry, every one (403 `insufficient-scope`). Sessions are
+    /// authorized by the session conditions instead; scopes do not apply to them.
+    pub const fn scopes(mut self, scopes: &'static [&'static str]) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// Whether any session condition (organization, role, permission, feature, plan,
+    /// reverification) is asked: no machine token can meet one.
+    fn asks_session_conditions(&self) -> bool {
+        self.role.is_some()
+            || self.permission.is_some()
+            || self.feature.is_some()
+            || self.plan.is_some()
+            || self.reverification.is_some()
+            || self.org_param.is_some()
+    }
+
+    /// The guards for any caller: a session's conditions for a user; for a machine token its
+    /// scopes, and no session condition (fail closed: a machine has no role, plan or factors).
+    pub fn check_principal(&self, principal: &Principal, ctx: &Ctx<'_>) -> Result<(), ApiError> {
+        if let Some(session) = principal.session() {
+            return self.check(session, ctx);
+        }
+        if self.asks_session_conditions() {
+            return Err(forbidden(format!(
+                "a session condition, which a {} cannot meet",
+                principal.token_type()
+            )));
+        }
+        if !principal.has_scopes(self.scopes) {
+            return Err(ApiError::new(Reason::InsufficientScope)
+                .with_detail(format!("requires scopes {}", self.scopes.join(" "))));
+        }
+        Ok(())
     }
 
     /// An organization role in the active organization (`org:admin` or `admin`).
@@ -190,6 +245,8 @@ fn forbidden(failed: String) -> ApiError {
 pub enum Access<S: 'static> {
     Public(PublicHandler<S>),
     Session(Require, SessionHandler<S>),
+    /// Sessions and/or machine tokens, as [`Require::accepts`] lists.
+    Principal(Require, PrincipalHandler<S>),
 }
 
 impl<S> fmt::Debug for Access<S> {
@@ -197,6 +254,7 @@ impl<S> fmt::Debug for Access<S> {
         match self {
             Access::Public(_) => f.write_str("Public"),
             Access::Session(r, _) => f.debug_tuple("Session").field(r).finish(),
+            Access::Principal(r, _) => f.debug_tuple("Principal").field(r).finish(),
         }
     }
 }
@@ -235,6 +293,21 @@ impl<S> Route<S> {
         }
     }
 
+    /// A route for the token types `require` accepts ([`Require::accepts`]); the handler gets
+    /// the [`Principal`].
+    pub fn principal(
+        path: &'static str,
+        methods: &'static [Method],
+        require: Require,
+        h: PrincipalHandler<S>,
+    ) -> Self {
+        Self {
+            path,
+            methods,
+            access: Access::Principal(require, h),
+        }
+    }
+
     fn answers(&self, method: &Method) -> bool {
         self.methods.contains(method)
             || (method == Method::HEAD && self.methods.contains(&Method::GET))
@@ -257,6 +330,8 @@ struct PathEntry {
 pub struct Routes<S: 'static> {
     router: matchit::Router<PathEntry>,
     routes: Vec<Route<S>>,
+    /// Verifies machine tokens for [`Route::principal`] routes ([`Routes::with_machine`]).
+    machine: Option<MachineAuth>,
 }
 
 impl<S> fmt::Debug for Routes<S> {
@@ -273,6 +348,14 @@ impl<S: Sync> Routes<S> {
         for (i, r) in routes.iter().enumerate() {
             if r.methods.is_empty() {
                 return Err(TableError(format!("{} lists no method", r.path)));
+            }
+            if let Access::Session(req, _) = &r.access
+                && (req.accepts != [TokenType::SessionToken] || !req.scopes.is_empty())
+            {
+                return Err(TableError(format!(
+                    "{}: machine tokens and scopes need a Route::principal handler",
+                    r.path
+                )));
             }
             match by_path.iter_mut().find(|(p, _)| *p == r.path) {
                 Some((_, list)) => {
@@ -308,7 +391,18 @@ impl<S: Sync> Routes<S> {
                 .insert(path, entry)
                 .map_err(|e| TableError(format!("{path}: {e}")))?;
         }
-        Ok(Self { router, routes })
+        Ok(Self {
+            router,
+            routes,
+            machine: None,
+        })
+    }
+
+    /// Machine tokens for the [`Route::principal`] routes. Without it those routes take session
+    /// tokens only, and a machine token is 401 `token-type-mismatch`.
+    pub fn with_machine(mut self, machine: MachineAuth) -> Self {
+        self.machine = Some(machine);
+        self
     }
 
     /// The routes, in table order (tests, the documentation of a function's API).
@@ -327,7 +421,11 @@ impl<S: Sync> Routes<S> {
     ) -> Response<Body> {
         // The request's log line names the signed-in user through this span (`span.user_id`); at
         // error level, so that it is on whenever any line of the request is.
-        let span = tracing::error_span!("request", user_id = tracing::field::Empty);
+        let span = tracing::error_span!(
+            "request",
+            user_id = tracing::field::Empty,
+            token_type = tracing::field::Empty
+        );
         async {
             let raw = path(req);
             let (pattern, result) = self.answer(state, auth, req, raw).await;
@@ -381,6 +479,18 @@ impl<S: Sync> Routes<S> {
                     Err(e) => Err(e),
                 },
             },
+            Access::Principal(require, h) => match auth {
+                None => Err(ApiError::internal(format!(
+                    "{pattern} needs authentication but this function cannot authenticate"
+                ))),
+                Some(auth) => match self.caller(auth, require.accepts, req).await {
+                    Ok(principal) => match require.check_principal(&principal, &ctx) {
+                        Ok(()) => h(state, ctx, principal).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
+            },
         };
         (Some(pattern), reply)
     }
@@ -394,9 +504,44 @@ impl<S: Sync> Routes<S> {
     }
 }
 
-/// The request's verified session, its user id recorded on the request span.
+impl<S> Routes<S> {
+    /// The request's verified caller among the `accepts` types; its type and subject (never the
+    /// token) recorded on the request span.
+    async fn caller(
+        &self,
+        auth: &Authenticator,
+        accepts: &[TokenType],
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let Some(machine) = &self.machine else {
+            if !accepts.contains(&TokenType::SessionToken) {
+                return Err(ApiError::internal(
+                    "a route accepts only machine tokens but the table has no machine auth",
+                ));
+            }
+            return signed_in(auth, req)
+                .await
+                .map(|s| Principal::User(Box::new(s)));
+        };
+        let token = bearer_token(req.headers())?;
+        let principal = machine.authenticate(auth, token, accepts).await?;
+        let span = tracing::Span::current();
+        span.record("user_id", principal.subject());
+        span.record("token_type", principal.token_type().as_str());
+        Ok(principal)
+    }
+}
+
+/// The request's verified session, its user id recorded on the request span. Any other type of
+/// token is 401 `token-type-mismatch`, decided before any key is loaded.
 async fn signed_in(auth: &Authenticator, req: &Request) -> Result<Session, ApiError> {
-    let session = authenticate(auth, req).await?;
+    let token = bearer_token(req.headers())?;
+    let class = classify(token);
+    if class.kind != TokenType::SessionToken || class.foreign_category {
+        return Err(ApiError::new(Reason::TokenTypeMismatch)
+            .with_detail(format!("a {} where only sessions are accepted", class.kind)));
+    }
+    let session = auth.authenticate(token).await?;
     tracing::Span::current().record("user_id", session.user_id.as_str());
     Ok(session)
 }

@@ -595,3 +595,135 @@ fn settings_are_read_and_checked_once() {
     let e = env("CLERK_MACHINE_ID", "user_abc").unwrap_err();
     assert_eq!(e.var, "CLERK_MACHINE_ID");
 }
+
+// ---------------------------------------------------------------- the route table's guards
+
+use lambda_http::http::Method;
+use shared::routes::{Ctx, ReplyFuture, Require, Route, Routes};
+
+const GET: &[Method] = &[Method::GET];
+
+fn echo<'a>(_: &'a (), _: Ctx<'a>, p: Principal) -> ReplyFuture<'a> {
+    Box::pin(async move {
+        Ok(shared::http::json(
+            lambda_http::http::StatusCode::OK,
+            &json!({"type": p.token_type(), "subject": p.subject()}),
+        ))
+    })
+}
+
+fn session_echo<'a>(_: &'a (), _: Ctx<'a>, _: shared::Session) -> ReplyFuture<'a> {
+    Box::pin(async move {
+        Ok(shared::http::json(
+            lambda_http::http::StatusCode::OK,
+            &json!({}),
+        ))
+    })
+}
+
+async fn call(routes: &Routes<()>, r: &Rig, path: &str, token: &str) -> (u16, String) {
+    let auth = format!("Bearer {token}");
+    let req = test_support::apigw_v2_request("GET", path, &[("authorization", &auth)]);
+    let resp = routes.dispatch(&(), Some(&r.sessions), &req).await;
+    let body = test_support::json_body(&resp);
+    let reason = body["reason"].as_str().unwrap_or("").to_owned();
+    (resp.status().as_u16(), reason)
+}
+
+fn table(r: Rig) -> (Routes<()>, Rig) {
+    let routes = Routes::new(vec![
+        Route::principal(
+            "/reports",
+            GET,
+            Require::session()
+                .accepts(&[TokenType::ApiKey, TokenType::OAuthToken])
+                .scopes(&["read:reports"]),
+            echo,
+        ),
+        Route::principal(
+            "/admin",
+            GET,
+            Require::session()
+                .accepts(&TokenType::ALL)
+                .role("org:admin"),
+            echo,
+        ),
+    ])
+    .unwrap();
+    // A second MachineAuth on the rig's fake Clerk: the table owns its own.
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("CLERK_PUBLISHABLE_KEY", PK),
+        ("CLERK_AUTHORIZED_PARTIES", AZP),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).unwrap();
+    let secrets = Arc::new(SecretCache::new(
+        r.secrets.clone(),
+        Duration::from_secs(300),
+        r.clock.clone(),
+    ));
+    let machine = MachineAuth::new(
+        &config,
+        &MachineSettings::default(),
+        Some(secrets),
+        r.clerk.clone(),
+        r.clock.clone(),
+    );
+    (routes.with_machine(machine), r)
+}
+
+#[tokio::test]
+async fn a_route_requires_its_scopes_of_machine_tokens_and_its_types() {
+    let (routes, r) = table(rig());
+    r.clerk.answer("ak_reader", Ok(api_key_record("user_1")));
+    let mut writer = api_key_record("user_1");
+    writer["scopes"] = json!(["write:reports"]);
+    r.clerk.answer("ak_writer", Ok(writer));
+    assert_eq!(
+        call(&routes, &r, "/reports", "ak_reader").await,
+        (200, String::new())
+    );
+    assert_eq!(
+        call(&routes, &r, "/reports", "ak_writer").await,
+        (403, "insufficient-scope".into())
+    );
+    let calls = r.clerk.calls();
+    assert_eq!(
+        call(&routes, &r, "/reports", &r.session_token()).await,
+        (401, "token-type-mismatch".into())
+    );
+    assert_eq!(
+        call(&routes, &r, "/reports", &r.m2m_jwt(|_| {})).await,
+        (401, "token-type-mismatch".into())
+    );
+    assert_eq!(r.clerk.calls(), calls, "a mismatch makes no call");
+    // A session condition no machine can meet: 403 for the key, the session's own check for users.
+    assert_eq!(
+        call(&routes, &r, "/admin", "ak_reader").await,
+        (403, "forbidden".into())
+    );
+    assert_eq!(
+        call(&routes, &r, "/admin", &r.session_token()).await,
+        (403, "forbidden".into())
+    );
+}
+
+#[test]
+fn a_session_handler_cannot_be_given_machine_tokens_or_scopes() {
+    for require in [
+        Require::session().accepts(&[TokenType::ApiKey]),
+        Require::session().accepts(&TokenType::ALL),
+        Require::session().scopes(&["read"]),
+    ] {
+        let e = Routes::new(vec![Route::session("/x", GET, require, session_echo)]).unwrap_err();
+        assert!(e.to_string().contains("Route::principal"), "{e}");
+    }
+    assert!(
+        Routes::new(vec![Route::session(
+            "/x",
+            GET,
+            Require::session(),
+            session_echo
+        )])
+        .is_ok()
+    );
+}

@@ -9,10 +9,13 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::auth::Authenticator;
 use shared::authorization::Reverification;
-use shared::clerk_api::{Call, ClerkApiError, ClerkBackend, UserDirectory, UserProfile};
+use shared::clerk_api::{
+    Call, ClerkApiError, ClerkBackend, MachineTokenVerifier, UserDirectory, UserProfile,
+};
 use shared::clock::{self, Clock};
 use shared::config::{Config, ConfigError};
 use shared::http::{ApiError, json};
+use shared::machine::{MachineAuth, MachineSettings, Principal, TokenType};
 use shared::routes::{Ctx, Reply, Require, Route, Routes};
 use shared::secret::{AwsSecretSource, SecretCache, SecretCallError, SecretSource};
 use shared::session::Session;
@@ -50,6 +53,14 @@ pub fn routes() -> Vec<Route<App>> {
             Require::session().reverification(Reverification::Strict),
             |app, _, s| Box::pin(app.sensitive(s)),
         ),
+        // Machine authentication: every kind of token, answered with who called
+        // (docs/machine-auth.md).
+        Route::principal(
+            "/api/machine",
+            GET,
+            Require::session().accepts(&TokenType::ALL),
+            |app, _, p| Box::pin(app.machine(p)),
+        ),
     ]
 }
 
@@ -61,6 +72,7 @@ pub struct App {
     secrets: Arc<SecretCache>,
     users: Arc<dyn UserDirectory>,
     profiles: ProfileCache,
+    clock: Arc<dyn Clock>,
 }
 
 impl App {
@@ -72,7 +84,34 @@ impl App {
             ClerkBackend::new(config.api_url.clone())
                 .map_err(|e| ConfigError::new("CLERK_API_URL", e.to_string()))?,
         );
-        Self::new(config, source, backend.clone(), backend, clock::system())
+        let settings = MachineSettings::from_env()?;
+        Ok(Self::new(
+            config,
+            source,
+            backend.clone(),
+            backend.clone(),
+            clock::system(),
+        )?
+        .with_machine(config, &settings, backend))
+    }
+
+    /// Machine tokens (API keys, M2M, OAuth) for the routes that accept them, verified through
+    /// `verifier` (the Backend API) with this app's secret and clock.
+    pub fn with_machine(
+        mut self,
+        config: &Config,
+        settings: &MachineSettings,
+        verifier: Arc<dyn MachineTokenVerifier>,
+    ) -> Self {
+        let machine = MachineAuth::new(
+            config,
+            settings,
+            Some(self.secrets.clone()),
+            verifier,
+            self.clock.clone(),
+        );
+        self.routes = self.routes.with_machine(machine);
+        self
     }
 
     /// Wiring with any secret source, key fetcher, user directory and clock (tests).
@@ -93,7 +132,8 @@ impl App {
             auth,
             secrets,
             users,
-            profiles: ProfileCache::new(clock),
+            profiles: ProfileCache::new(clock.clone()),
+            clock,
         })
     }
 
@@ -163,6 +203,10 @@ impl App {
                 "message": "Done: you verified your identity recently.",
             }),
         ))
+    }
+
+    async fn machine(&self, principal: Principal) -> Reply {
+        Ok(json(StatusCode::OK, &principal))
     }
 
     async fn fetch_profile(&self, user_id: &str) -> Result<UserProfile, ApiError> {

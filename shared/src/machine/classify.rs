@@ -4,7 +4,7 @@
 //! starting with `mch_`: M2M; `typ` `at+jwt`: OAuth). No signature is checked here: the type only
 //! picks the verification, which then checks everything.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::verify::{CAT_IGNORE, CAT_SESSION};
@@ -104,34 +104,45 @@ pub fn is_jwt_format(token: &str) -> bool {
     n == 3
 }
 
-/// Header and payload of a JWT-format token as JSON, unverified (the SDK's `decodeJwt`: loose
-/// base64url, any JSON). `None` when either does not decode.
-pub fn peek(token: &str) -> Option<(Value, Value)> {
-    if !is_jwt_format(token) {
-        return None;
-    }
+/// The header fields classification reads (others are skipped without being built).
+#[derive(Deserialize, Default)]
+struct Head {
+    #[serde(default)]
+    typ: Option<Value>,
+    /// `Some(Value::Null)` when given as `null` (present: JavaScript's `typeof null` is "object").
+    #[serde(default, deserialize_with = "present")]
+    cat: Option<Value>,
+}
+
+/// The payload field classification reads.
+#[derive(Deserialize, Default)]
+struct Body {
+    #[serde(default)]
+    sub: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A part as `T`; valid JSON of another shape (an array, a string) reads as `T::default()`, as
+/// JavaScript reads a missing property of it.
+fn part<T: serde::de::DeserializeOwned + Default>(segment: &str) -> Option<T> {
+    let bytes = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(segment).ok()?;
+    serde_json::from_slice(&bytes).ok().or_else(|| {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+            .ok()
+            .map(|_| T::default())
+    })
+}
+
+/// `typ` and `cat` of the header and `sub` of the payload of a JWT-format token, unverified (the
+/// SDK's `decodeJwt`). `None` when either part is not base64url of JSON.
+fn peek(token: &str) -> Option<(Head, Body)> {
     let mut parts = token.split('.');
-    let part = |s: Option<&str>| -> Option<Value> {
-        let bytes = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s?).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    };
-    let header = part(parts.next())?;
-    let payload = part(parts.next())?;
-    Some((header, payload))
-}
-
-fn is_m2m_jwt(payload: &Value) -> bool {
-    payload
-        .get("sub")
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.starts_with(M2M_SUBJECT_PREFIX))
-}
-
-fn is_oauth_jwt(header: &Value) -> bool {
-    header
-        .get("typ")
-        .and_then(Value::as_str)
-        .is_some_and(|t| OAUTH_JWT_TYPES.contains(&t))
+    let head = part::<Head>(parts.next()?)?;
+    let body = part::<Body>(parts.next()?)?;
+    Some((head, body))
 }
 
 /// Classifies `token` as Clerk's SDK does.
@@ -139,10 +150,16 @@ pub fn classify(token: &str) -> Classified {
     let jwt_form = is_jwt_format(token);
     let peeked = if jwt_form { peek(token) } else { None };
     let (m2m_jwt, oauth_jwt, cat) = match &peeked {
-        Some((h, p)) => (
-            is_m2m_jwt(p),
-            is_oauth_jwt(h),
-            h.get("cat").map(|c| c.as_str().map(str::to_owned)),
+        Some((h, b)) => (
+            b.sub
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with(M2M_SUBJECT_PREFIX)),
+            h.typ
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|t| OAUTH_JWT_TYPES.contains(&t)),
+            h.cat.as_ref(),
         ),
         None => (false, false, None),
     };
@@ -157,11 +174,7 @@ pub fn classify(token: &str) -> Classified {
     };
     // A `cat` that is present and not one of the session's (a non-string counts as foreign).
     let foreign_category = kind == TokenType::SessionToken
-        && match cat {
-            None => false,
-            Some(Some(c)) => c != CAT_SESSION && c != CAT_IGNORE,
-            Some(None) => true,
-        };
+        && cat.is_some_and(|c| c.as_str() != Some(CAT_SESSION) && c.as_str() != Some(CAT_IGNORE));
     Classified {
         kind,
         jwt_form,
@@ -231,6 +244,8 @@ mod tests {
         let c = classify(&format!("ak_{inner}"));
         assert_eq!((c.kind, c.jwt_form), (TokenType::ApiKey, true));
         assert!(peek(&format!("ak_{inner}")).is_none());
+        let null_cat = jwt(json!({"cat": null}), json!({"sub":"user_1"}));
+        assert!(classify(&null_cat).foreign_category);
     }
 
     #[test]

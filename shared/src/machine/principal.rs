@@ -37,7 +37,11 @@ impl Owner {
 
 /// The verified caller of a request.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Principal {
     /// A signed-in user's session token.
     #[serde(rename = "session_token")]
