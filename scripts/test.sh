@@ -64,6 +64,10 @@ e2e() {
   stage "webhook differential: our signature check against @clerk/backend's verifyWebhook on 3,000 deliveries"
   cargo build -q -p webhooks --example webhook_cases
   node tests/clerk-node/webhook-differential.mjs target/debug/examples/webhook_cases --count 3000
+  stage "machine-token differential: shared::machine against @clerk/backend's authenticateRequest({acceptsToken}) on 1,200 cases"
+  cargo build -q -p shared --example machine_cases
+  cargo build -q -p clerk-stub
+  node tests/clerk-node/machine-differential.mjs target/debug/examples/machine_cases target/debug/clerk-stub --count 1200
   stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
   ./scripts/fuzz.sh "${FUZZ_SECS:-20}"
 }

@@ -203,14 +203,16 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<RsaKey>, ClerkApiError> {
 
 // ---------------------------------------------------------------- machine tokens (issue 15)
 
-/// The three Backend API verify endpoints of machine tokens in opaque form.
+/// The three Backend API verify endpoints of machine tokens in opaque form. Their paths carry no
+/// `/v1`: `@clerk/backend` 3.x calls them so (`skipApiVersionInUrl`); the version goes in the
+/// `clerk-api-version` header, as for every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MachineEndpoint {
-    /// `POST /v1/api_keys/verify` with `{"secret": ...}`.
+    /// `POST /api_keys/verify` with `{"secret": ...}`.
     ApiKey,
-    /// `POST /v1/m2m_tokens/verify` with `{"token": ...}`.
+    /// `POST /m2m_tokens/verify` with `{"token": ...}`.
     M2mToken,
-    /// `POST /v1/oauth_applications/access_tokens/verify` with `{"access_token": ...}`.
+    /// `POST /oauth_applications/access_tokens/verify` with `{"access_token": ...}`.
     OAuthToken,
 }
 
@@ -218,12 +220,11 @@ impl MachineEndpoint {
     /// The path and the body field that carries the token, as `@clerk/backend` sends them.
     pub fn path_and_field(self) -> (&'static str, &'static str) {
         match self {
-            MachineEndpoint::ApiKey => ("/v1/api_keys/verify", "secret"),
-            MachineEndpoint::M2mToken => ("/v1/m2m_tokens/verify", "token"),
-            MachineEndpoint::OAuthToken => (
-                "/v1/oauth_applications/access_tokens/verify",
-                "access_token",
-            ),
+            MachineEndpoint::ApiKey => ("/api_keys/verify", "secret"),
+            MachineEndpoint::M2mToken => ("/m2m_tokens/verify", "token"),
+            MachineEndpoint::OAuthToken => {
+                ("/oauth_applications/access_tokens/verify", "access_token")
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub enum TokenType {
     /// `mt_...` or a JWT whose `sub` is a machine: machine-to-machine.
     M2mToken,
     /// `oat_...` or an `at+jwt`: an OAuth access token a user granted an application.
+    #[serde(rename = "oauth_token")]
     OAuthToken,
 }
 
@@ -190,6 +191,14 @@ mod tests {
     fn jwt(header: Value, payload: Value) -> String {
         let b = |v: &Value| base64_simd::URL_SAFE_NO_PAD.encode_to_string(v.to_string());
         format!("{}.{}.c2ln", b(&header), b(&payload))
+    }
+
+    #[test]
+    fn types_serialize_as_clerk_names_them() {
+        for t in TokenType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+            assert_eq!(TokenType::parse(t.as_str()), Some(t));
+        }
     }
 
     #[test]

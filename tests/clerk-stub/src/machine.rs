@@ -1,6 +1,6 @@
 //! Machine tokens in the stand-in (issue 15): the three Backend API verify endpoints
-//! (`POST /v1/api_keys/verify`, `/v1/m2m_tokens/verify`,
-//! `/v1/oauth_applications/access_tokens/verify`) with Clerk's resource shapes, under the
+//! (`POST /api_keys/verify`, `/m2m_tokens/verify`, `/oauth_applications/access_tokens/verify`,
+//! where `@clerk/backend` calls them, and the same under `/v1`) with Clerk's resource shapes, under the
 //! listener's faults; and admin endpoints that create API keys, M2M and OAuth tokens (opaque, or
 //! JWTs signed with the instance key), revoke them, and count the verify calls.
 //!
@@ -200,7 +200,7 @@ fn resource(r: &Record, now_ms: u64) -> Value {
             "created_at": 1_700_000_000_000_u64, "updated_at": 1_700_000_000_000_u64,
         }),
         Kind::OauthToken => json!({
-            "object": "oauth_access_token", "id": r.id, "type": "oauth_token",
+            "object": "clerk_idp_oauth_access_token", "id": r.id, "type": "oauth_token",
             "client_id": r.client_id, "subject": r.subject, "scopes": r.scopes,
             "revoked": r.revoked, "revocation_reason": null, "expired": expired,
             "expiration": r.expiration, "created_at": 1_700_000_000_000_u64,
@@ -217,15 +217,20 @@ fn resource(r: &Record, now_ms: u64) -> Value {
     v
 }
 
-/// The verify endpoints (merged into the API listener's router).
+/// The verify endpoints (merged into the API listener's router): at the root, where
+/// `@clerk/backend` 3.x calls them (`skipApiVersionInUrl`), and the same under `/v1`.
 pub(crate) fn api_routes() -> Router<Arc<Inner>> {
-    Router::new()
-        .route("/v1/api_keys/verify", post(verify_api_key))
-        .route("/v1/m2m_tokens/verify", post(verify_m2m))
-        .route(
-            "/v1/oauth_applications/access_tokens/verify",
-            post(verify_oauth),
-        )
+    let mut router = Router::new();
+    for prefix in ["", "/v1"] {
+        router = router
+            .route(&format!("{prefix}/api_keys/verify"), post(verify_api_key))
+            .route(&format!("{prefix}/m2m_tokens/verify"), post(verify_m2m))
+            .route(
+                &format!("{prefix}/oauth_applications/access_tokens/verify"),
+                post(verify_oauth),
+            );
+    }
+    router
 }
 
 async fn verify_api_key(
