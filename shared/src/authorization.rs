@@ -150,14 +150,17 @@ impl Session {
         }
         if let Some(role) = check.role {
             match self.org_role.as_deref() {
-                Some(r) if !r.is_empty() && with_org_prefix(r) == with_org_prefix(role) => {}
+                Some(r) if !r.is_empty() && without_org_prefix(r) == without_org_prefix(role) => {}
                 _ => return Outcome::Fail,
             }
         }
         if let Some(permission) = check.permission {
-            let wanted = with_org_prefix(permission);
+            // `includes("org:" + rest)`, compared without building that string.
+            let wanted = without_org_prefix(permission);
             let granted = self.org_permissions.as_ref();
-            if !granted.is_some_and(|list| list.contains(&wanted)) {
+            if !granted
+                .is_some_and(|list| list.iter().any(|p| p.strip_prefix("org:") == Some(wanted)))
+            {
                 return Outcome::Fail;
             }
         }
@@ -168,11 +171,10 @@ impl Session {
         if check.feature.is_none() && check.plan.is_none() {
             return Outcome::Skip;
         }
-        let claims = self.claims();
         for (asked, claim) in [(check.feature, "fea"), (check.plan, "pla")] {
             let Some(asked) = asked else { continue };
             // `@clerk/backend` passes `claims.fea || ""`: a missing or empty claim denies.
-            let granted = match claims.get(claim) {
+            let granted = match self.claim(claim) {
                 Some(Value::String(s)) if !s.is_empty() => s,
                 _ => return Outcome::Fail,
             };
@@ -188,7 +190,7 @@ impl Session {
             return Outcome::Skip;
         };
         // `fva`: minutes since each factor was verified, -1 for never; fractions allowed.
-        let ages = match self.claims().get("fva") {
+        let ages = match self.claim("fva") {
             Some(Value::Array(a)) if a.len() == 2 => (a[0].as_f64(), a[1].as_f64()),
             _ => return Outcome::Fail,
         };
@@ -219,22 +221,19 @@ impl Session {
 
     /// Whether the token names an active organization, as `!orgId` reads it.
     fn org_id_truthy(&self) -> bool {
-        let claims = self.claims();
         if self.version == 2 {
-            claims
-                .get("o")
+            self.claim("o")
                 .and_then(|o| o.get("id"))
                 .is_some_and(truthy)
         } else {
-            claims.get("org_id").is_some_and(truthy)
+            self.claim("org_id").is_some_and(truthy)
         }
     }
 
     /// A v2 token with an organization whose `fea` Clerk's SDK cannot split: it throws while
     /// building the session, so nothing it would grant is granted.
     fn unreadable_features(&self) -> bool {
-        let claims = self.claims();
-        let Some(o) = claims.get("o").filter(|o| truthy(o)) else {
+        let Some(o) = self.claim("o").filter(|o| truthy(o)) else {
             return false;
         };
         // `fea.split(...)`, `o.per.split(...)`, `o.fpm.split(...)` on a truthy value.
@@ -243,9 +242,9 @@ impl Session {
             Some(v) => truthy(v),
         };
         self.version == 2
-            && (unsplittable(claims.get("fea"))
-                || claims
-                    .get("fea")
+            && (unsplittable(self.claim("fea"))
+                || self
+                    .claim("fea")
                     .and_then(Value::as_str)
                     .is_some_and(|f| split_by_scope(f).is_none())
                 // `if (!per || !fpm) return ...`, then both split.
@@ -266,13 +265,14 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// `value` with exactly one `org:` prefix (`/^(org:)*/` replaced by `org:`).
-fn with_org_prefix(value: &str) -> String {
+/// `value` without its `org:` prefixes: two values are equal with exactly one `org:` prefix
+/// (`/^(org:)*/` replaced by `org:`) when they are equal without any.
+fn without_org_prefix(value: &str) -> &str {
     let mut rest = value;
     while let Some(r) = rest.strip_prefix("org:") {
         rest = r;
     }
-    format!("org:{rest}")
+    rest
 }
 
 /// `fea`/`pla` split by scope, as `splitByScope`: `o:x` the organization's, `u:x` the user's,
@@ -324,9 +324,9 @@ mod tests {
 
     #[test]
     fn prefixes_and_scopes_read_as_clerk_reads_them() {
-        assert_eq!(with_org_prefix("admin"), "org:admin");
-        assert_eq!(with_org_prefix("org:org:admin"), "org:admin");
-        assert_eq!(with_org_prefix("org:"), "org:");
+        assert_eq!(without_org_prefix("admin"), "admin");
+        assert_eq!(without_org_prefix("org:org:admin"), "admin");
+        assert_eq!(without_org_prefix("org:"), "");
         assert_eq!(
             split_by_scope("o:a, u:b,ou:c,x:d"),
             Some((vec!["a", "c"], vec!["b", "c"]))

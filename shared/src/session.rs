@@ -141,6 +141,11 @@ impl Session {
         self.claims.as_map()
     }
 
+    /// One claim, without building the map of all of them (the checks' claims are read at parse).
+    pub(crate) fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
     /// Whether the active organization grants `permission` (e.g. `org:dashboard:read`).
     pub fn has_org_permission(&self, permission: &str) -> bool {
         self.org_permissions
