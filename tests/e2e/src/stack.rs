@@ -180,6 +180,12 @@ impl Stack {
             !text.contains("whsec_"),
             "a webhook signing secret appears in the logs"
         );
+        // API keys, M2M and OAuth tokens (docs/machine-auth.md) are secrets too.
+        assert_eq!(
+            machine_token_in(&text),
+            None,
+            "a machine token appears in the logs"
+        );
         for token in self.minted.lock().unwrap().iter() {
             let sig = token.rsplit('.').next().unwrap();
             assert!(
@@ -188,4 +194,25 @@ impl Stack {
             );
         }
     }
+}
+
+/// The first `ak_`, `mt_` or `oat_` in `text` followed by what could be a machine token (8 or more
+/// letters and digits), shortened for a failure message; `None` when there is none.
+pub fn machine_token_in(text: &str) -> Option<String> {
+    for prefix in ["ak_", "mt_", "oat_"] {
+        for (i, _) in text.match_indices(prefix) {
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest: String = text[i + prefix.len()..]
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            if rest.len() >= 8 {
+                return Some(format!("{prefix}{}...", &rest[..4]));
+            }
+        }
+    }
+    None
 }
