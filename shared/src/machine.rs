@@ -182,6 +182,12 @@ impl MachineAuth {
         if token.len() > crate::verify::MAX_TOKEN_BYTES {
             return Err(invalid("token too long"));
         }
+        // Clerk's secrets are visible ASCII after their prefix: anything else is not one, and
+        // needs no call to find out.
+        let prefix_len = token.find('_').map_or(0, |i| i + 1);
+        if token.len() <= prefix_len || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid("not a machine token's characters"));
+        }
         let key = cache::digest(token);
         if let Some(p) = self.cache.get(&key) {
             return Ok((*p).clone());
