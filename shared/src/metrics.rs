@@ -379,7 +379,7 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
     let ns = line.namespace;
 
     out.push_str(r#"{"_aws":{"Timestamp":"#);
-    let _ = write!(out, "{}", line.timestamp_ms);
+    push_u64(out, line.timestamp_ms);
     out.push_str(r#","CloudWatchMetrics":[{"Namespace":"#);
     json_str(out, ns);
     out.push_str(
@@ -442,7 +442,9 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
         out.push_str(reason);
         out.push('"');
     }
-    let _ = write!(out, r#","Status":{},"Requests":1"#, req.status);
+    out.push_str(r#","Status":"#);
+    push_u64(out, u64::from(req.status));
+    out.push_str(r#","Requests":1"#);
     if auth_failure {
         out.push_str(r#","AuthFailures":1"#);
     }
@@ -454,7 +456,10 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
     }
     for (c, &v) in Counter::ALL.iter().zip(line.counters) {
         if v > 0 {
-            let _ = write!(out, r#","{}":{v}"#, c.name());
+            out.push_str(",\"");
+            out.push_str(c.name());
+            out.push_str("\":");
+            push_u64(out, u64::from(v));
         }
     }
     if !line.latencies_ms.is_empty() {
@@ -463,16 +468,39 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{ms}");
+            push_u64(out, u64::from(*ms));
         }
         out.push(']');
     }
     out.push('}');
 }
 
+/// `n` in decimal (the line's numbers, without `core::fmt`'s machinery on every request).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// `s` as a JSON string (dimension values are checked printable ASCII; escaping is the backstop).
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Nearly always: nothing to escape, one copy.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -679,6 +707,15 @@ mod tests {
             serde_json::from_str::<String>(&out).unwrap(),
             "a\"b\\c\u{1}"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 200, 1_800_000_000_000, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 
     #[test]
