@@ -172,6 +172,14 @@ if [ "$MODE" = demo ]; then
   echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/protected"
   echo "  curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$API_PORT/api/me"
   echo "More tokens: curl -s -X POST http://127.0.0.1:$STUB_ADMIN_PORT/tokens -d '{\"sub\":\"user_demoBob\"}' -H 'content-type: application/json'"
+  # Machine tokens (docs/machine-auth.md): one of each kind, answered with who called.
+  echo
+  echo "Machine tokens at /api/machine (an API key, an M2M token, an OAuth access token; docs/machine-auth.md):"
+  for kind in api_keys m2m_tokens oauth_tokens; do
+    MTOKEN=$(curl -fsS -X POST "http://127.0.0.1:$STUB_ADMIN_PORT/machine/$kind" -H 'content-type: application/json' -d '{}' \
+      | python3 scripts/json_field.py token)
+    echo "  curl -s -H 'Authorization: Bearer $MTOKEN' http://127.0.0.1:$API_PORT/api/machine"
+  done
 fi
 echo "Webhooks: http://127.0.0.1:$API_PORT/api/webhooks/clerk (users table $USERS_TABLE in moto). Send signed ones as Clerk would:"
 echo "  ${CARGO_TARGET_DIR:-target}/debug/clerk-stub webhook single --url http://127.0.0.1:$API_PORT/api/webhooks/clerk"
