@@ -17,8 +17,9 @@ use tracing::Instrument as _;
 
 use crate::auth::Authenticator;
 use crate::authorization::{Check, Reverification};
-use crate::error::Reason;
+use crate::error::{AuthError, Reason};
 use crate::http::{ApiError, bearer_token, path, respond_route};
+use crate::machine::classify::has_machine_prefix;
 use crate::machine::{MachineAuth, Principal, TokenType, classify};
 use crate::session::Session;
 
@@ -533,15 +534,29 @@ impl<S> Routes<S> {
 }
 
 /// The request's verified session, its user id recorded on the request span. Any other type of
-/// token is 401 `token-type-mismatch`, decided before any key is loaded.
+/// token is 401 `token-type-mismatch`: an opaque machine token by its prefix, before anything
+/// else; a machine JWT once the session checks refuse it (its `typ` or `cat` already fails them
+/// before any key is loaded), so that a valid session pays no classification.
 async fn signed_in(auth: &Authenticator, req: &Request) -> Result<Session, ApiError> {
     let token = bearer_token(req.headers())?;
-    let class = classify(token);
-    if class.kind != TokenType::SessionToken || class.foreign_category {
-        return Err(ApiError::new(Reason::TokenTypeMismatch)
-            .with_detail(format!("a {} where only sessions are accepted", class.kind)));
+    let mismatch = |kind: TokenType| {
+        ApiError::new(Reason::TokenTypeMismatch)
+            .with_detail(format!("a {kind} where only sessions are accepted"))
+    };
+    if has_machine_prefix(token) {
+        return Err(mismatch(classify(token).kind));
     }
-    let session = auth.authenticate(token).await?;
+    let session = match auth.authenticate(token).await {
+        Ok(session) => session,
+        Err(e @ AuthError::Unauthorized { .. }) => {
+            let class = classify(token);
+            if class.kind != TokenType::SessionToken || class.foreign_category {
+                return Err(mismatch(class.kind));
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::Span::current().record("user_id", session.user_id.as_str());
     Ok(session)
 }

@@ -89,6 +89,14 @@ pub struct Classified {
     pub foreign_category: bool,
 }
 
+/// Whether `token` starts with a machine token's prefix (`mt_`, `oat_`, `ak_`): the cheap half of
+/// [`classify`], for the session routes' hot path.
+pub fn has_machine_prefix(token: &str) -> bool {
+    [M2M_TOKEN_PREFIX, OAUTH_TOKEN_PREFIX, API_KEY_PREFIX]
+        .iter()
+        .any(|p| token.starts_with(p))
+}
+
 /// `^[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+\.[a-zA-Z0-9\-_]+$`, as the SDK tests it.
 pub fn is_jwt_format(token: &str) -> bool {
     let mut n = 0;
