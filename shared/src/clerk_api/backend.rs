@@ -262,12 +262,24 @@ impl ClerkBackend {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // As for GET: each attempt's latency in the metrics, a subsegment when traced.
+            let started = std::time::Instant::now();
+            let trace = crate::xray::call(
+                TRACE_NAME,
+                crate::xray::Service::Remote,
+                "POST",
+                &format!("{}{}", self.api_url, path),
+            );
             let once = tokio::time::timeout(
                 REQUEST_TIMEOUT,
-                self.post_within_timeout(path, body.clone(), secret),
+                self.post_within_timeout(path, body.clone(), secret, trace.header()),
             )
             .await
             .unwrap_or_else(|_| Err(ClerkApiError::Unavailable(format!("{path}: timeout"))));
+            // A refused token (404) is an answer, not a failed call.
+            let answered = matches!(once, Ok(_) | Err(ClerkApiError::NotFound));
+            crate::metrics::clerk_api_call(started.elapsed(), answered);
+            trace.finish(trace_outcome(&once));
             match once {
                 Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(path, attempt, detail, "retrying Clerk call");
@@ -286,10 +298,15 @@ impl ClerkBackend {
         path: &str,
         body: bytes::Bytes,
         secret: &SecretKey,
+        trace: Option<&str>,
     ) -> Result<Vec<u8>, ClerkApiError> {
         let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
             .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
-        let req = http::Request::post(format!("{}{}", self.api_url, path))
+        let mut req = http::Request::post(format!("{}{}", self.api_url, path));
+        if let Some(trace) = trace.and_then(|t| http::HeaderValue::from_str(t).ok()) {
+            req = req.header(crate::xray::TRACE_HEADER, trace);
+        }
+        let req = req
             .header(http::header::AUTHORIZATION, bearer)
             .header("clerk-api-version", CLERK_API_VERSION)
             .header(http::header::ACCEPT, "application/json")
