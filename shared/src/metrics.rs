@@ -376,25 +376,30 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
     let reason = req.reason.map(Reason::as_str);
     let auth_failure = matches!(req.status, 401 | 403) && reason.is_some();
     let outage = req.status == 503 && reason.is_some();
-    let ns = line.namespace;
+    // Checked once, then copied into each directive (a valid namespace needs no escaping).
+    let ns = if is_valid_namespace(line.namespace) {
+        line.namespace
+    } else {
+        DEFAULT_NAMESPACE
+    };
 
     out.push_str(r#"{"_aws":{"Timestamp":"#);
     push_u64(out, line.timestamp_ms);
     out.push_str(r#","CloudWatchMetrics":[{"Namespace":"#);
-    json_str(out, ns);
+    push_quoted(out, ns);
     out.push_str(
         r#","Dimensions":[["Function"],["Function","Route","StatusClass"]],"Metrics":[{"Name":"Requests","Unit":"Count"}]}"#,
     );
     if auth_failure {
         out.push_str(r#",{"Namespace":"#);
-        json_str(out, ns);
+        push_quoted(out, ns);
         out.push_str(
             r#","Dimensions":[["Function","Reason"]],"Metrics":[{"Name":"AuthFailures","Unit":"Count"}]}"#,
         );
     }
     if outage {
         out.push_str(r#",{"Namespace":"#);
-        json_str(out, ns);
+        push_quoted(out, ns);
         out.push_str(
             r#","Dimensions":[["Function"],["Function","Reason"]],"Metrics":[{"Name":"Outages","Unit":"Count"}]}"#,
         );
@@ -403,7 +408,7 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
         line.cold || !line.latencies_ms.is_empty() || line.counters.iter().any(|&c| c > 0);
     if any_counter {
         out.push_str(r#",{"Namespace":"#);
-        json_str(out, ns);
+        push_quoted(out, ns);
         out.push_str(r#","Dimensions":[["Function"]],"Metrics":["#);
         let mut first = true;
         let mut def = |out: &mut String, name: &str, unit: &str| {
@@ -475,6 +480,13 @@ pub fn write_line(out: &mut String, line: &Line<'_>) {
     out.push('}');
 }
 
+/// `s`, which needs no escaping, as a JSON string.
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
+}
+
 /// `n` in decimal (the line's numbers, without `core::fmt`'s machinery on every request).
 fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -487,9 +499,7 @@ fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
 }
 
 /// `s` as a JSON string (dimension values are checked printable ASCII; escaping is the backstop).
@@ -726,6 +736,24 @@ mod tests {
         assert!(!is_valid_namespace("has space"));
         assert!(!is_valid_namespace(&"a".repeat(MAX_NAMESPACE_LEN + 1)));
         assert!(is_valid_namespace(&"a".repeat(MAX_NAMESPACE_LEN)));
+        // A namespace CloudWatch would refuse never reaches a line.
+        let mut out = String::new();
+        let line = Line {
+            namespace: "bad \"ns",
+            function: "f",
+            timestamp_ms: 1,
+            cold: false,
+            request: RequestInfo {
+                route: "/r",
+                status: 200,
+                reason: None,
+            },
+            counters: &[0; COUNTERS],
+            latencies_ms: &[],
+        };
+        write_line(&mut out, &line);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], DEFAULT_NAMESPACE);
         assert_eq!(status_class(204), "2xx");
         assert_eq!(status_class(503), "5xx");
         assert_eq!(status_class(0), "5xx");
