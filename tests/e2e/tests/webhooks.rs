@@ -46,6 +46,11 @@ fn dynamo(moto: &Moto, action: &str, body: &Value) -> (u16, Value) {
 }
 
 fn hooks() -> Hooks {
+    hooks_with(&json!({"CLERK_WEBHOOK_SIGNING_SECRET": SIGNING_SECRET}).to_string())
+}
+
+/// [`hooks`] with `secret_value` as the signing secret's value in Secrets Manager.
+fn hooks_with(secret_value: &str) -> Hooks {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     // Held while the stack runs, so that the stack's moto is this one.
@@ -53,10 +58,7 @@ fn hooks() -> Hooks {
     let suffix = format!("{}-{n}", std::process::id());
     let secret_id = format!("webhooks/e2e-{suffix}");
     let table = format!("users-e2e-{suffix}");
-    moto.create_secret(
-        &secret_id,
-        &json!({"CLERK_WEBHOOK_SIGNING_SECRET": SIGNING_SECRET}).to_string(),
-    );
+    moto.create_secret(&secret_id, secret_value);
     let (status, body) = dynamo(
         &moto,
         "CreateTable",
@@ -96,8 +98,15 @@ fn now_s() -> u64 {
 
 impl Hooks {
     fn deliver(&self, d: &Delivery) -> Answer {
+        self.try_deliver(d, std::time::Duration::from_secs(60))
+            .expect("an answer within 60 s")
+    }
+
+    /// `None` when no answer came `within` (a function that cannot start leaves watch waiting).
+    fn try_deliver(&self, d: &Delivery, within: std::time::Duration) -> Option<Answer> {
         let url = self.stack.watch.url("/api/webhooks/clerk");
-        self.rt.block_on(send(&url, d)).unwrap()
+        let sent = async { tokio::time::timeout(within, send(&url, d)).await };
+        self.rt.block_on(sent).ok().map(Result::unwrap)
     }
 
     fn signed(&self, event: &Value) -> Delivery {
@@ -306,4 +315,37 @@ fn a_storage_fault_is_503_and_the_retry_converges() {
     assert_eq!(item["first_name"]["S"], "Ada");
     assert_eq!(item["writes"]["N"], "1");
     h.assert_clean_log(&[warm, d]);
+}
+
+#[test]
+fn a_weak_signing_secret_stops_the_function_naming_the_variable_not_the_key() {
+    let h = hooks_with(r#"{"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_c2hvcnRLZXk="}"#);
+    let d = h.signed(&user_event("user.created", "user_e2eWeak", "Ada", 1));
+    // The function exits at start; watch may hold the request open: the log is what tells.
+    if let Some(a) = h.try_deliver(&d, std::time::Duration::from_secs(5)) {
+        assert!(
+            a.status >= 500,
+            "no answer but a failure: {} {:?}",
+            a.status,
+            a.body
+        );
+    }
+    let text = e2e::eventually(
+        "the refusal in the log",
+        std::time::Duration::from_secs(10),
+        || {
+            let text = h.stack.watch.log_text();
+            if text.contains("invalid signing secret") {
+                Ok(text)
+            } else {
+                Err("not yet")
+            }
+        },
+    );
+    assert!(
+        text.contains("CLERK_WEBHOOK_SIGNING_SECRET decodes to 8 bytes"),
+        "the variable and what is wrong"
+    );
+    assert!(!text.contains("c2hvcnRLZXk"), "the key itself in the log");
+    assert!(h.items().is_empty(), "nothing written");
 }
