@@ -12,6 +12,7 @@
 #   CLERK_SECRET_ARN          arn:aws:secretsmanager:...  (an existing secret)
 #   CLERK_AUTHORIZED_PARTIES  https://app.example.com[,...], or `cloudfront` for the hosted site only
 #   CLERK_JWT_KEY             optional PEM public key (networkless verification)
+#   CLERK_MACHINE_ID          optional mch_...: M2M JWTs must then list it in `aud`
 #   STACK_NAME (default clerk-lambda), ARCH (arm64 | x86_64, default arm64),
 #   AWS_REGION, AWS_PROFILE and other AWS_* settings
 #
@@ -24,7 +25,7 @@
 # never to cargo, rustup, sam build, npm or vite.
 set -euo pipefail
 # First of all, settings from the environment: kept as shell variables, exported to no child.
-CLERK_VARS="CLERK_PUBLISHABLE_KEY CLERK_SECRET_KEY CLERK_SECRET_ARN CLERK_SECRET_NAME CLERK_AUTHORIZED_PARTIES CLERK_JWT_KEY"
+CLERK_VARS="CLERK_PUBLISHABLE_KEY CLERK_SECRET_KEY CLERK_SECRET_ARN CLERK_SECRET_NAME CLERK_AUTHORIZED_PARTIES CLERK_JWT_KEY CLERK_MACHINE_ID"
 for v in $CLERK_VARS STACK_NAME ARCH; do
   if [ -n "${!v+x}" ]; then export -n "${v?}"; fi
 done
@@ -101,6 +102,7 @@ param ExistingSecretArn "$secret_arn"
 param ClerkSecretKey ""
 # One line: the function accepts literal \n in the PEM.
 param ClerkJwtKey "$(printf '%s' "$CLERK_JWT_KEY" | awk 'BEGIN{ORS="\\n"} {print}')"
+param ClerkMachineId "${CLERK_MACHINE_ID:-}"
 
 echo "== sam deploy ($STACK_NAME)"
 if [ ! -f samconfig.toml ]; then

@@ -114,7 +114,7 @@ class Functions(unittest.TestCase):
 
     def test_every_variable_the_protected_function_needs_is_set(self):
         env = RES["ProtectedFunction"]["Properties"]["Environment"]["Variables"]
-        for var in ["CLERK_PUBLISHABLE_KEY", "CLERK_AUTHORIZED_PARTIES", "CLERK_SECRET_ID", "CLERK_JWT_KEY"]:
+        for var in ["CLERK_PUBLISHABLE_KEY", "CLERK_AUTHORIZED_PARTIES", "CLERK_SECRET_ID", "CLERK_JWT_KEY", "CLERK_MACHINE_ID"]:
             self.assertIn(var, env)
 
     def test_routes_match_the_functions(self):
