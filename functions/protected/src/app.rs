@@ -14,11 +14,13 @@ use shared::clerk_api::{
 };
 use shared::clock::{self, Clock};
 use shared::config::{Config, ConfigError};
+use shared::error::Reason;
 use shared::http::{ApiError, json};
 use shared::machine::{MachineAuth, MachineSettings, Principal, TokenType};
 use shared::routes::{Ctx, Reply, Require, Route, Routes};
 use shared::secret::{AwsSecretSource, SecretCache, SecretCallError, SecretSource};
 use shared::session::Session;
+use shared::users_table::{DynamoUsers, Lookup, USERS_TABLE_ENV, UserReader};
 
 use crate::profile_cache::ProfileCache;
 
@@ -71,6 +73,8 @@ pub struct App {
     auth: Authenticator,
     secrets: Arc<SecretCache>,
     users: Arc<dyn UserDirectory>,
+    /// The webhooks function's copy of the users (`USERS_TABLE`), read before Clerk by `/api/me`.
+    table: Option<Arc<dyn UserReader>>,
     profiles: ProfileCache,
     clock: Arc<dyn Clock>,
 }
@@ -85,14 +89,27 @@ impl App {
                 .map_err(|e| ConfigError::new("CLERK_API_URL", e.to_string()))?,
         );
         let settings = MachineSettings::from_env()?;
-        Ok(Self::new(
+        let app = Self::new(
             config,
             source,
             backend.clone(),
             backend.clone(),
             clock::system(),
         )?
-        .with_machine(config, &settings, backend))
+        .with_machine(config, &settings, backend);
+        let table = std::env::var(USERS_TABLE_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        Ok(match table {
+            Some(name) => app.with_users_table(Arc::new(DynamoUsers::from_env(name))),
+            None => app,
+        })
+    }
+
+    /// `/api/me` reads `table` first (one GetItem) and asks Clerk only for a user not there.
+    pub fn with_users_table(mut self, table: Arc<dyn UserReader>) -> Self {
+        self.table = Some(table);
+        self
     }
 
     /// Machine tokens (API keys, M2M, OAuth) for the routes that accept them, verified through
@@ -132,6 +149,7 @@ impl App {
             auth,
             secrets,
             users,
+            table: None,
             profiles: ProfileCache::new(clock.clone()),
             clock,
         })
@@ -167,9 +185,30 @@ impl App {
         if let Some(profile) = self.profiles.get(&session.user_id) {
             return Ok(json(StatusCode::OK, &*profile));
         }
-        let profile = Arc::new(self.fetch_profile(&session.user_id).await?);
+        let profile = match self.stored_profile(&session.user_id).await? {
+            Some(profile) => profile,
+            None => self.fetch_profile(&session.user_id).await?,
+        };
+        let profile = Arc::new(profile);
         self.profiles.put(profile.clone());
         Ok(json(StatusCode::OK, &*profile))
+    }
+
+    /// The profile the users table holds: `None` to ask Clerk (not there yet, no table, or the
+    /// table unreadable: it is a copy, Clerk is the source); a deleted user is 404.
+    async fn stored_profile(&self, user_id: &str) -> Result<Option<UserProfile>, ApiError> {
+        let Some(table) = &self.table else {
+            return Ok(None);
+        };
+        match table.get_user(user_id).await {
+            Ok(Lookup::Found(profile)) => Ok(Some(profile)),
+            Ok(Lookup::Deleted) => Err(Reason::UserNotFound.into()),
+            Ok(Lookup::Missing) => Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "users table unreadable; asking Clerk");
+                Ok(None)
+            }
+        }
     }
 
     async fn org_admin(&self, ctx: Ctx<'_>, session: Session) -> Reply {

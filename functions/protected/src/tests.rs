@@ -8,9 +8,11 @@ use std::time::Duration;
 use clerk_stub::{Fault, MintRequest, Stub, StubConfig};
 use serde_json::{Value, json};
 use shared::clerk_api::ClerkBackend;
+use shared::clerk_api::UserProfile;
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::Config;
 use shared::secret::SecretError;
+use shared::users_table::{Lookup, TableError, UserReader};
 use test_support::{FakeSecretSource, apigw_v2_request, json_body};
 
 use crate::App;
@@ -388,4 +390,81 @@ async fn guards_answer_before_the_handler() {
     assert_eq!(body["role"], "org:admin");
     // No guard made a network call: one key set for every answer.
     assert_eq!((r.stub.jwks_calls(), r.stub.user_calls()), (1, 0));
+}
+
+/// The webhooks function's table, as `/api/me` reads it: a fixed answer per user, counted.
+#[derive(Debug, Default)]
+struct FakeTable {
+    reads: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl UserReader for FakeTable {
+    async fn get_user(&self, user_id: &str) -> Result<Lookup, TableError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match user_id {
+            "user_stored" => Ok(Lookup::Found(UserProfile {
+                id: user_id.into(),
+                first_name: Some("Stored".into()),
+                last_name: None,
+                username: None,
+                image_url: None,
+                primary_email: Some("stored@example.com".into()),
+                public_metadata: json!({"from": "table"}),
+            })),
+            "user_tombstoned" => Ok(Lookup::Deleted),
+            "user_demoBob" => Err(TableError::Unavailable("throttled".into())),
+            _ => Ok(Lookup::Missing),
+        }
+    }
+}
+
+#[tokio::test]
+async fn me_reads_the_users_table_before_clerk() {
+    let Rig {
+        stub,
+        app,
+        secrets,
+        _clock,
+    } = rig().await;
+    let table = Arc::new(FakeTable::default());
+    let r = Rig {
+        stub,
+        app: app.with_users_table(table.clone()),
+        secrets,
+        _clock,
+    };
+    let reads = || table.reads.load(std::sync::atomic::Ordering::SeqCst);
+    // In the table: answered from it, Clerk not asked; then from the in-memory cache.
+    let t = r.mint(json!({"sub": "user_stored"}));
+    let (status, body, _) = r.get("/api/me", Some(&t)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["primaryEmail"], "stored@example.com");
+    assert_eq!(body["publicMetadata"], json!({"from": "table"}));
+    assert_eq!(r.get("/api/me", Some(&t)).await.0, 200);
+    assert_eq!((reads(), r.stub.user_calls()), (1, 0));
+    // Deleted (a user.deleted event arrived): 404 without asking Clerk.
+    let (status, body, _) = r
+        .get("/api/me", Some(&r.mint(json!({"sub": "user_tombstoned"}))))
+        .await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (404, Some("user-not-found"))
+    );
+    assert_eq!((reads(), r.stub.user_calls()), (2, 0));
+    // Not there yet: Clerk answers.
+    let (status, body, _) = r
+        .get("/api/me", Some(&r.mint(json!({"sub": "user_demoAlice"}))))
+        .await;
+    assert_eq!(
+        (status, body["primaryEmail"].as_str()),
+        (200, Some("alice@example.com"))
+    );
+    assert_eq!((reads(), r.stub.user_calls()), (3, 1));
+    // The table throttled: it is a copy, so Clerk answers (not a 503).
+    let (status, body, _) = r
+        .get("/api/me", Some(&r.mint(json!({"sub": "user_demoBob"}))))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((reads(), r.stub.user_calls()), (4, 2));
 }
