@@ -508,10 +508,18 @@ class Observability(unittest.TestCase):
         self.assertTrue(topic.fullmatch(""))
         self.assertFalse(topic.fullmatch("arn:aws:sqs:eu-west-1:123456789012:q"))
 
-    def test_the_email_topic_is_encrypted_and_subscribes_the_address(self):
+    def test_the_email_topic_subscribes_the_address_and_cloudwatch_can_publish_to_it(self):
         p = RES["AlarmTopic"]["Properties"]
         self.assertEqual(p["Subscription"], [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}])
-        self.assertIn("KmsMasterKeyId", p)
+        # CloudWatch cannot use the AWS managed SNS key: alarms to a topic encrypted with it never arrive.
+        self.assertNotEqual(p.get("KmsMasterKeyId"), "alias/aws/sns")
+        pol = RES["AlarmTopicPolicy"]
+        self.assertEqual(pol["Condition"], "CreateAlarmTopic")
+        self.assertEqual(pol["Properties"]["Topics"], [{"Ref": "AlarmTopic"}])
+        [st] = statements(pol["Properties"]["PolicyDocument"])
+        self.assertEqual((st["Effect"], st["Principal"], actions(st), st["Resource"]),
+                         ("Allow", {"Service": "cloudwatch.amazonaws.com"}, ["sns:Publish"], {"Ref": "AlarmTopic"}))
+        self.assertEqual(st["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
 
     def test_every_alarm_notifies_the_topic_and_ignores_missing_data(self):
         for name, r in alarms().items():
