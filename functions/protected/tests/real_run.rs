@@ -204,7 +204,11 @@ fn no_token_or_signature_in_the_log_at_any_level_and_malformed_requests_answer_4
                 .replace("\"user-agent\":\"test\"", "\"user-agent\":\"a\\u0001b\""),
         ),
     ];
-    assert!(events.iter().any(|(id, e)| *id == "req-bad-header" && e.contains("\\u0001")));
+    assert!(
+        events
+            .iter()
+            .any(|(id, e)| *id == "req-bad-header" && e.contains("\\u0001"))
+    );
     let mut lines_at = Vec::new();
     for level in [
         "trace",
