@@ -753,7 +753,10 @@ mod tests {
         };
         write_line(&mut out, &line);
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], DEFAULT_NAMESPACE);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            DEFAULT_NAMESPACE
+        );
         assert_eq!(status_class(204), "2xx");
         assert_eq!(status_class(503), "5xx");
         assert_eq!(status_class(0), "5xx");
