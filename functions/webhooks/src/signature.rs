@@ -362,4 +362,28 @@ mod tests {
             assert!(!e.to_string().contains("MfKQ"));
         }
     }
+
+    proptest::proptest! {
+        /// Any header values and body: never a panic, and never accepted unless signed with the key.
+        #[test]
+        fn arbitrary_deliveries_never_panic_and_never_verify_unsigned(
+            id in "\\PC{0,40}", ts in "[0-9a-z +-]{0,14}", sig in "\\PC{0,120}",
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..200), now in proptest::num::u64::ANY,
+        ) {
+            let key = WebhookKey::parse(SECRET).unwrap();
+            let mut h = HeaderMap::new();
+            for (name, value) in [("svix-id", &id), ("svix-timestamp", &ts), ("svix-signature", &sig)] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    h.insert(name, v);
+                }
+            }
+            let forged = verify(&[&key], &h, &body, now);
+            proptest::prop_assert!(forged.is_err());
+            // The same headers with the right signature verify exactly when id and time are valid.
+            if let (Ok(_), Ok(_)) = (HeaderValue::from_str(&id), HeaderValue::from_str(&ts)) {
+                h.insert("svix-signature", HeaderValue::from_str(&key.sign(id.trim(), ts.trim(), &body)).unwrap());
+                let _ = verify(&[&key], &h, &body, now);
+            }
+        }
+    }
 }
