@@ -5,7 +5,9 @@
 //!
 //! A duplicate makes one write; reordered events keep the newest state; a bad signature or an
 //! expired timestamp is 400 with nothing written; storage throttled is 503 and the retry of the
-//! same delivery converges; no signing secret, signature or private metadata in any log.
+//! same delivery converges; no signing secret, signature or private metadata in any log; a weak
+//! signing secret stops the function at start; `/api/me` answers from the table (a stored user,
+//! a deleted one) without calling Clerk, and asks Clerk for a user not there.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
@@ -348,4 +350,39 @@ fn a_weak_signing_secret_stops_the_function_naming_the_variable_not_the_key() {
     );
     assert!(!text.contains("c2hvcnRLZXk"), "the key itself in the log");
     assert!(h.items().is_empty(), "nothing written");
+}
+
+#[test]
+fn api_me_answers_from_the_table_the_webhooks_keep_and_asks_clerk_otherwise() {
+    let h = hooks();
+    let s = &h.stack;
+    let stored = h.signed(&user_event(
+        "user.created",
+        "user_e2eMe",
+        "FromWebhook",
+        1_800_000_000_000,
+    ));
+    assert_eq!(outcome(&h.deliver(&stored)), "written");
+    let gone = h.signed(&deleted_event("user_e2eGone", 1_800_000_000_000));
+    assert_eq!(outcome(&h.deliver(&gone)), "written");
+    let clerk_calls = s.stub.user_calls();
+
+    let me = s.get("/api/me", Some(&s.mint(json!({"sub": "user_e2eMe"}))));
+    assert_eq!(me.status, 200, "{}", me.summary());
+    assert_eq!(me.body["firstName"], "FromWebhook");
+    assert_eq!(me.body["primaryEmail"], "fromwebhook@example.com");
+    assert!(!me.body.to_string().contains("PRIVATE"), "{}", me.body);
+    let deleted = s.get("/api/me", Some(&s.mint(json!({"sub": "user_e2eGone"}))));
+    assert!(deleted.is(404, "user-not-found"), "{}", deleted.summary());
+    assert_eq!(
+        s.stub.user_calls(),
+        clerk_calls,
+        "both answered from the table, not Clerk"
+    );
+
+    // Not in the table (no webhook yet): Clerk's Backend API answers.
+    let alice = s.get("/api/me", Some(&s.mint(json!({"sub": "user_demoAlice"}))));
+    assert_eq!(alice.status, 200, "{}", alice.summary());
+    assert_eq!(s.stub.user_calls(), clerk_calls + 1);
+    h.assert_clean_log(&[stored, gone]);
 }
