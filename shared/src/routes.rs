@@ -358,11 +358,26 @@ impl<S: Sync> Routes<S> {
                     r.path
                 )));
             }
+            if let Access::Principal(req, _) = &r.access
+                && !req.scopes.is_empty()
+                && req.accepts.contains(&TokenType::SessionToken)
+                && !req.asks_session_conditions()
+            {
+                // Scopes bind machine tokens only: a session would pass with no condition at all.
+                return Err(TableError(format!(
+                    "{}: scopes with sessions accepted need a session condition too",
+                    r.path
+                )));
+            }
+            // GET answers HEAD too: a clash either way round.
+            let answered = r
+                .methods
+                .iter()
+                .chain(r.methods.contains(&Method::GET).then_some(&Method::HEAD));
             match by_path.iter_mut().find(|(p, _)| *p == r.path) {
                 Some((_, list)) => {
-                    if let Some(m) = r
-                        .methods
-                        .iter()
+                    if let Some(m) = answered
+                        .into_iter()
                         .find(|m| list.iter().any(|&j| routes[j].answers(m)))
                     {
                         return Err(TableError(format!("{} {m} is declared twice", r.path)));
@@ -377,13 +392,16 @@ impl<S: Sync> Routes<S> {
             let mut methods: Vec<&str> = Vec::new();
             for &i in &list {
                 for m in routes[i].methods {
-                    methods.push(m.as_str());
-                    if m == Method::GET {
-                        methods.push("HEAD");
+                    for name in [m.as_str(), "HEAD"]
+                        .into_iter()
+                        .take(1 + usize::from(m == Method::GET))
+                    {
+                        if !methods.contains(&name) {
+                            methods.push(name);
+                        }
                     }
                 }
             }
-            methods.dedup();
             let entry = PathEntry {
                 routes: list,
                 allow: methods.join(", "),
@@ -585,7 +603,14 @@ mod tests {
             Route::public("/a", GET, ok),
         ]);
         assert_eq!(twice, Err("/a GET is declared twice".into()));
-        // GET answers HEAD: a HEAD entry beside it would never run.
+        // GET answers HEAD: a HEAD entry beside it would never run, or would run instead.
+        assert!(
+            table(vec![
+                Route::public("/a", &[Method::HEAD], ok),
+                Route::public("/a", GET, ok)
+            ])
+            .is_err()
+        );
         assert!(
             table(vec![
                 Route::public("/a", GET, ok),
@@ -614,6 +639,37 @@ mod tests {
         assert_eq!(
             routes.router.at("/a").unwrap().value.allow,
             "GET, HEAD, POST, DELETE"
+        );
+        let routes =
+            Routes::new(vec![Route::public("/c", &[Method::HEAD, Method::GET], ok)]).unwrap();
+        assert_eq!(routes.router.at("/c").unwrap().value.allow, "HEAD, GET");
+    }
+
+    fn any<'a>(_: &'a (), _: Ctx<'a>, _: Principal) -> ReplyFuture<'a> {
+        Box::pin(async { Err(ApiError::new(Reason::Internal)) })
+    }
+
+    #[test]
+    fn scopes_never_leave_a_session_unchecked() {
+        const GET: &[Method] = &[Method::GET];
+        let all = Require::session().accepts(&TokenType::ALL);
+        let table = |r: Require| Routes::new(vec![Route::principal("/m", GET, r, any)]).map(|_| ());
+        assert!(table(all).is_ok());
+        assert!(table(all.scopes(&["write:reports"])).is_err());
+        assert!(
+            table(
+                all.scopes(&["write:reports"])
+                    .permission("org:reports:write")
+            )
+            .is_ok()
+        );
+        assert!(
+            table(
+                Require::session()
+                    .accepts(&TokenType::MACHINE)
+                    .scopes(&["x"])
+            )
+            .is_ok()
         );
     }
 }
