@@ -152,7 +152,7 @@ impl MachineAuth {
                 .map(|s| Principal::User(Box::new(s)));
         }
         if class.jwt_form {
-            return self.verify_jwt(sessions, token).await;
+            return self.verify_jwt(sessions, token, class.kind).await;
         }
         self.verify_opaque(class.kind, token).await
     }
@@ -161,8 +161,15 @@ impl MachineAuth {
         &self,
         sessions: &Authenticator,
         token: &str,
+        kind: TokenType,
     ) -> Result<Principal, AuthError> {
         let decoded = jwt::decode(token).map_err(invalid)?;
+        // The type the route accepted is the type verified, whatever the two readings make of it.
+        if decoded.kind != kind {
+            return Err(invalid(
+                "classified as one machine type, decoded as another",
+            ));
+        }
         let keys = match sessions.instance_keys(decoded.kid()).await {
             Ok(keys) => keys,
             Err(AuthError::Unauthorized { .. }) => return Err(invalid("unknown kid")),
@@ -212,6 +219,14 @@ impl MachineAuth {
             .await
             .map_err(call_error)?;
         let (principal, expires_at) = accept(kind, &record, self.clock.now_ms())?;
+        // The opaque form's `scopes` are the machines it may call (the JWT form's `aud`): with our
+        // machine id configured, it must be one of them (Clerk checks no audience for us).
+        if kind == TokenType::M2mToken
+            && let Some(me) = self.machine_id.as_deref()
+            && !record.scopes.iter().flatten().any(|s| s == me)
+        {
+            return Err(invalid("scopes do not name this machine"));
+        }
         let principal = Arc::new(principal);
         self.cache.put(key, principal.clone(), expires_at);
         Ok((*principal).clone())

@@ -379,8 +379,14 @@ pub fn url_pattern(url: &str) -> String {
 }
 
 fn is_id(seg: &str) -> bool {
+    // `user_2abc`, `org_1`: a lowercase prefix, then a digit or a capital somewhere (which
+    // `api_keys`, `oauth_applications`, `access_tokens` have not).
     let prefixed = seg.split_once('_').is_some_and(|(p, rest)| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()) && !rest.is_empty()
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_lowercase())
+            && rest
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     });
     let number = !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit());
     prefixed || number || seg.len() > 20
@@ -453,6 +459,13 @@ mod tests {
             "http://127.0.0.1:8090/v1/organizations/{id}/memberships"
         );
         assert_eq!(url_pattern("/v1/users/12345"), "/v1/users/{id}");
+        for verify in [
+            "/api_keys/verify",
+            "/m2m_tokens/verify",
+            "/oauth_applications/access_tokens/verify",
+        ] {
+            assert_eq!(url_pattern(verify), verify);
+        }
         assert_eq!(url_pattern("/v1/x/2abcDEFghiJKLmnoPQRstu"), "/v1/x/{id}");
     }
 

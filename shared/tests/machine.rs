@@ -566,6 +566,25 @@ async fn with_a_machine_id_an_m2m_jwt_must_name_it_in_aud() {
     );
     let single = r.m2m_jwt(|c| c["aud"] = json!("mch_api"));
     assert!(r.auth(&single, ALL).await.is_ok());
+    // The opaque form: its scopes (the machines it may call) must name this one too.
+    for (token, scopes, ok) in [
+        ("mt_for_us", json!(["mch_other", "mch_api"]), true),
+        ("mt_for_other", json!(["mch_other"]), false),
+        ("mt_no_scopes", json!(null), false),
+    ] {
+        r.clerk.answer(
+            token,
+            Ok(
+                json!({"object": "machine_to_machine_token", "id": "mt_id", "subject": "mch_caller",
+                      "scopes": scopes, "revoked": false, "expired": false, "expiration": null}),
+            ),
+        );
+        let got = r.auth(token, ALL).await;
+        assert_eq!(got.is_ok(), ok, "{token}");
+        if !ok {
+            assert_eq!(reason(got), Reason::MachineTokenInvalid);
+        }
+    }
 }
 
 #[test]
