@@ -106,6 +106,13 @@ export function classify(status: number, body: unknown): Pick<ApiResult, 'outcom
 
 export type Api = (path: string, options?: CallOptions) => Promise<ApiResult>;
 
+/** 503 reasons only authentication gives (the signing keys could not be had): no handler ran. */
+export const KEY_LOADING_503 = new Set(['jwk-remote-failed-to-load', 'jwk-failed-to-resolve']);
+
+function reasonOf(body: unknown): string | undefined {
+  return typeof body === 'object' && body && 'reason' in body ? String((body as { reason: unknown }).reason) : undefined;
+}
+
 export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), now = Date.now }: ApiOptions): Api {
   async function once(path: string, method: 'GET' | 'POST', payload: unknown, withToken: boolean) {
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -133,9 +140,9 @@ export function createApi({ baseUrl, getToken, fetchImpl = fetch, sleep = (ms) =
     const started = performance.now();
     let retried = false;
     let { r, body } = await once(path, method, payload, withToken);
-    // A 503 is answered before any handler runs (authentication could not be completed), so
-    // repeating a POST cannot do its action twice.
-    if (r.status === 503) {
+    // A GET is retried after any 503. A POST only when the 503 came from loading the signing
+    // keys, before any handler ran: a handler's own 503 may follow a side effect.
+    if (r.status === 503 && (method === 'GET' || KEY_LOADING_503.has(reasonOf(body) ?? ''))) {
       await sleep(retryDelayMs(r.headers.get('retry-after'), now()));
       retried = true;
       ({ r, body } = await once(path, method, payload, withToken));

@@ -115,12 +115,23 @@ describe('api client', () => {
     expect(inits[1]).toEqual({ method: 'GET', headers: { accept: 'application/json', authorization: 'Bearer t' } });
   });
 
-  it('retries a POST answered 503 once, with a fresh token and the same body', async () => {
+  it('does not repeat a POST whose 503 may have come from its handler', async () => {
+    const sleep = vi.fn(async () => {});
+    for (const reason of ['secret-unavailable', 'clerk-unavailable', 'storage-unavailable', undefined]) {
+      const fetchImpl = vi.fn(async () => response(503, reason ? { reason } : {}, { 'retry-after': '2' }));
+      const r = await createApi({ baseUrl: '', getToken: async () => 't', fetchImpl, sleep })('/api/sensitive', { method: 'POST', body: {} });
+      expect(fetchImpl).toHaveBeenCalledTimes(1);
+      expect(r).toMatchObject({ status: 503, outcome: 'unavailable', retried: false });
+    }
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('retries a POST answered 503 while the keys were loading, with a fresh token and the same body', async () => {
     let n = 0;
     const sleep = vi.fn(async () => {});
     const fetchImpl = vi
       .fn()
-      .mockResolvedValueOnce(response(503, { reason: 'secret-unavailable' }, { 'retry-after': '2' }))
+      .mockResolvedValueOnce(response(503, { reason: 'jwk-remote-failed-to-load' }, { 'retry-after': '2' }))
       .mockResolvedValueOnce(response(200, { done: true }));
     const r = await createApi({ baseUrl: '', getToken: async () => `t${++n}`, fetchImpl, sleep })('/api/sensitive', { method: 'POST', body: { a: 1 } });
     expect(sleep).toHaveBeenCalledWith(2000);
