@@ -15,7 +15,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::clock::Clock;
 use shared::error::Reason;
-use shared::http::{ApiError, json, path, respond};
+use shared::http::{ApiError, json};
+use shared::routes::{Route, Routes, TableError as RouteTableError};
 use shared::users_table::{Applied, DEDUP_TTL, TableError, UserStore};
 
 use crate::event::{self, Action};
@@ -25,12 +26,20 @@ use crate::signature;
 /// The route Clerk's endpoint points at.
 pub const ROUTE: &str = "/api/webhooks/clerk";
 
+/// The function's API: one route, public at the gateway, authenticated by its signature.
+pub fn routes() -> Vec<Route<App>> {
+    vec![Route::public(ROUTE, &[Method::POST], |app, ctx| {
+        Box::pin(app.receive(ctx.req))
+    })]
+}
+
 /// The function's long-lived parts.
 #[derive(Debug)]
 pub struct App {
-    pub secret: WebhookSecret,
-    pub store: Arc<dyn UserStore>,
-    pub clock: Arc<dyn Clock>,
+    routes: Routes<App>,
+    secret: WebhookSecret,
+    store: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
 }
 
 fn table_error(e: TableError) -> ApiError {
@@ -42,16 +51,22 @@ fn table_error(e: TableError) -> ApiError {
 }
 
 impl App {
+    pub fn new(
+        secret: WebhookSecret,
+        store: Arc<dyn UserStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, RouteTableError> {
+        Ok(Self {
+            routes: Routes::new(routes())?,
+            secret,
+            store,
+            clock,
+        })
+    }
+
+    /// Any other path is 404, another method 405 (`Allow: POST`): this function holds no keys.
     pub async fn handle(&self, req: &Request) -> Response<Body> {
-        let route = path(req);
-        let result = if route != ROUTE {
-            Err(ApiError::new(Reason::RouteNotFound))
-        } else if req.method() != Method::POST {
-            Err(ApiError::method_not_allowed("POST"))
-        } else {
-            self.receive(req).await
-        };
-        respond(req, route, result)
+        self.routes.dispatch(self, None, req).await
     }
 
     async fn receive(&self, req: &Request) -> Result<Response<Body>, ApiError> {

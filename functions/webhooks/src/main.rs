@@ -63,11 +63,11 @@ async fn main() -> Result<(), Error> {
             tracing::warn!(error = %e, "signing secret not read at start; requests answer 503 until it is");
         }
     }
-    let app = Arc::new(App {
+    let app = Arc::new(App::new(
         secret,
-        store: Arc::new(DynamoUsers::from_env(table)),
+        Arc::new(DynamoUsers::from_env(table)),
         clock,
-    });
+    )?);
     tracing::info!("init done");
     shared::lambda::run(|req| {
         let app = app.clone();

@@ -133,11 +133,12 @@ fn fixture() -> Fixture {
     let store = Arc::new(MemoryUsers::default());
     let source = FakeSecretSource::new(format!(r#"{{"CLERK_WEBHOOK_SIGNING_SECRET":"{SECRET}"}}"#));
     let clock = ManualClock::new(NOW_S * 1000);
-    let app = App {
-        secret: WebhookSecret::new(source.clone(), Duration::from_secs(300), clock.clone()),
-        store: store.clone(),
-        clock: clock.clone(),
-    };
+    let app = App::new(
+        WebhookSecret::new(source.clone(), Duration::from_secs(300), clock.clone()),
+        store.clone(),
+        clock.clone(),
+    )
+    .unwrap();
     Fixture {
         app,
         store,
