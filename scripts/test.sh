@@ -39,8 +39,10 @@ check() {
 }
 
 e2e() {
-  stage "cargo build (the binaries cargo lambda watch runs)"
-  cargo build --workspace -q
+  # One build for every binary and example the stages below run (one feature resolution: a
+  # `cargo build -p X` alone would build X's dependencies again with its own features).
+  stage "cargo build (the binaries cargo lambda watch runs, the differential tests' examples)"
+  cargo build --workspace --bins --examples -q
   stage "cargo test -p e2e: the Clerk stand-in, the CLI, moto, cargo lambda watch"
   cargo test -p e2e
   stage "make dev (smoke): comes up, JSON 404s, Secrets Manager closed to browsers, Ctrl-C exits 0"
@@ -59,16 +61,12 @@ e2e() {
   ./scripts/node-setup.sh tests/clerk-node
   node tests/clerk-node/differential.mjs target/debug/clerk-token --count 2000 --report target/differential-report.json
   stage "authorization differential: Session::has against @clerk/shared's has() on 6,000 sessions x conditions"
-  cargo build -q -p shared --example has_cases
   node tests/clerk-node/has-differential.mjs target/debug/examples/has_cases --count 6000
   stage "webhook differential: our signature check against @clerk/backend's verifyWebhook on 3,000 deliveries"
-  cargo build -q -p webhooks --example webhook_cases
   node tests/clerk-node/webhook-differential.mjs target/debug/examples/webhook_cases --count 3000
   stage "machine-token differential: shared::machine against @clerk/backend's authenticateRequest({acceptsToken}) on 1,200 cases"
-  cargo build -q -p shared --example machine_cases
-  cargo build -q -p clerk-stub
   node tests/clerk-node/machine-differential.mjs target/debug/examples/machine_cases target/debug/clerk-stub --count 1200
-  stage "fuzzing: a bounded run of both targets (stable, SanitizerCoverage)"
+  stage "fuzzing: a bounded run of the three targets (stable, SanitizerCoverage)"
   ./scripts/fuzz.sh "${FUZZ_SECS:-20}"
 }
 
