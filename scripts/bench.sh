@@ -85,4 +85,5 @@ for arch in x86_64 arm64; do
 done | tee "$OUT/sizes.txt"
 
 echo; echo "== 6. warm-path network calls (load test through cargo lambda watch)"
-cargo test -q -p e2e --test load -- --nocapture 2>&1 | grep "^load:" | tee "$OUT/load.txt"
+# Both load tests' summaries (cargo's progress dots can precede them on the line).
+cargo test -q -p e2e --test load -- --nocapture 2>&1 | grep -oE "load[ (:][^.]*requests from.*" | tee "$OUT/load.txt"
