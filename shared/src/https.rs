@@ -58,6 +58,35 @@ where
     )
 }
 
+/// What our AWS SDK clients are built from: the standard environment variables, as Lambda sets
+/// them. No credential chain beyond the environment (that keeps `aws-config` and its STS/SSO
+/// clients out of the binary).
+#[derive(Debug)]
+pub struct AwsEnv {
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when the first two are set.
+    pub credentials: Option<(String, String, Option<String>)>,
+    /// The service's own endpoint variable (e.g. `AWS_ENDPOINT_URL_DYNAMODB`), else
+    /// `AWS_ENDPOINT_URL`: a local server.
+    pub endpoint: Option<String>,
+}
+
+impl AwsEnv {
+    pub fn read(service_endpoint_var: &str) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            credentials: var("AWS_ACCESS_KEY_ID")
+                .zip(var("AWS_SECRET_ACCESS_KEY"))
+                .map(|(id, key)| (id, key, var("AWS_SESSION_TOKEN"))),
+            endpoint: var(service_endpoint_var).or_else(|| var("AWS_ENDPOINT_URL")),
+        }
+    }
+}
+
 /// The AWS SDK's HTTP client, on the process's stack. Attempt and operation timeouts are the
 /// SDK's (its orchestrator enforces them); connection set-up is bounded by [`CONNECT_TIMEOUT`].
 pub fn sdk_http_client() -> Result<SharedHttpClient, String> {

@@ -39,13 +39,10 @@ impl DynamoUsers {
         use aws_sdk_dynamodb::config::{
             BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
         };
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let region = var("AWS_REGION")
-            .or_else(|| var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_owned());
+        let env = crate::https::AwsEnv::read("AWS_ENDPOINT_URL_DYNAMODB");
         let mut builder = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(Region::new(env.region))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(crate::https::CONNECT_TIMEOUT)
@@ -58,16 +55,11 @@ impl DynamoUsers {
             Ok(client) => builder = builder.http_client(client),
             Err(e) => tracing::error!(error = %e, "no HTTPS client for DynamoDB"),
         }
-        if let (Some(id), Some(key)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            builder = builder.credentials_provider(Credentials::new(
-                id,
-                key,
-                var("AWS_SESSION_TOKEN"),
-                None,
-                "environment",
-            ));
+        if let Some((id, key, token)) = env.credentials {
+            builder =
+                builder.credentials_provider(Credentials::new(id, key, token, None, "environment"));
         }
-        if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")) {
+        if let Some(url) = env.endpoint {
             builder = builder.endpoint_url(url);
         }
         Self::new(aws_sdk_dynamodb::Client::from_conf(builder.build()), table)
