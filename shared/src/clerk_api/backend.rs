@@ -15,12 +15,8 @@ use super::{
 use crate::keys::SecretKey;
 use crate::rsa_key::RsaKey;
 
-type Client = hyper_util::client::legacy::Client<
-    crate::https::Connector,
-    http_body_util::Empty<bytes::Bytes>,
->;
-
-type PostClient =
+// One client for every call: a GET sends an empty body.
+type Client =
     hyper_util::client::legacy::Client<crate::https::Connector, http_body_util::Full<bytes::Bytes>>;
 
 /// A whole request, body included (connection set-up: [`crate::https::CONNECT_TIMEOUT`]).
@@ -31,8 +27,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct ClerkBackend {
     http: Client,
-    /// The verify endpoints of machine tokens (POST with a JSON body).
-    post_http: std::sync::Arc<PostClient>,
     // `Arc<str>`: keeps the client small (clerk-token holds it in an enum beside a key set).
     api_url: std::sync::Arc<str>,
     /// The wait before the retry of a transient failure, drawn between these two.
@@ -51,11 +45,8 @@ impl ClerkBackend {
     /// `api_url` as validated by [`crate::config::Config`] (no trailing slash).
     pub fn new(api_url: impl Into<String>) -> Result<Self, ClerkApiError> {
         let http = crate::https::client().map_err(ClerkApiError::Unavailable)?;
-        let post_http =
-            std::sync::Arc::new(crate::https::client().map_err(ClerkApiError::Unavailable)?);
         Ok(Self {
             http,
-            post_http,
             api_url: api_url.into().trim_end_matches('/').into(),
             retry_backoff: (Duration::from_millis(50), Duration::from_millis(150)),
         })
@@ -68,11 +59,19 @@ impl ClerkBackend {
         self
     }
 
-    async fn get(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
+    /// `GET path` (no `body`) or `POST path` with a JSON `body`, each attempt bounded by
+    /// [`REQUEST_TIMEOUT`]; a transient failure is tried once more (both are idempotent).
+    async fn call(
+        &self,
+        kind: Answer,
+        path: &str,
+        body: Option<bytes::Bytes>,
+        secret: &SecretKey,
+    ) -> Result<Vec<u8>, ClerkApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.get_once(path, secret).await {
+            match self.attempt(kind, path, body.clone(), secret).await {
                 Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(path, attempt, detail, "retrying Clerk call");
                     let (min, max) = self.retry_backoff;
@@ -85,39 +84,50 @@ impl ClerkBackend {
         }
     }
 
-    async fn get_once(&self, path: &str, secret: &SecretKey) -> Result<Vec<u8>, ClerkApiError> {
+    async fn attempt(
+        &self,
+        kind: Answer,
+        path: &str,
+        body: Option<bytes::Bytes>,
+        secret: &SecretKey,
+    ) -> Result<Vec<u8>, ClerkApiError> {
         // Each attempt: its latency in the invocation's metrics, a subsegment when traced.
         let started = std::time::Instant::now();
+        let method = if body.is_some() { "POST" } else { "GET" };
         let trace = crate::xray::call(
             TRACE_NAME,
             crate::xray::Service::Remote,
-            "GET",
+            method,
             &format!("{}{}", self.api_url, path),
         );
-        let result = match tokio::time::timeout(
+        let result = tokio::time::timeout(
             REQUEST_TIMEOUT,
-            self.get_within_timeout(path, secret, trace.header()),
+            self.send(kind, path, body, secret, trace.header()),
         )
         .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(ClerkApiError::Unavailable(format!("{path}: timeout"))),
-        };
-        crate::metrics::clerk_api_call(started.elapsed(), result.is_ok());
+        .unwrap_or_else(|_| Err(ClerkApiError::Unavailable(format!("{path}: timeout"))));
+        crate::metrics::clerk_api_call(started.elapsed(), kind.answered(&result));
         trace.finish(trace_outcome(&result));
         result
     }
 
-    async fn get_within_timeout(
+    async fn send(
         &self,
+        kind: Answer,
         path: &str,
+        body: Option<bytes::Bytes>,
         secret: &SecretKey,
         trace: Option<&str>,
     ) -> Result<Vec<u8>, ClerkApiError> {
-        let url = format!("{}{}", self.api_url, path);
         let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
             .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
-        let mut req = http::Request::get(url);
+        let url = format!("{}{}", self.api_url, path);
+        let mut req = match body {
+            Some(_) => {
+                http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json")
+            }
+            None => http::Request::get(url),
+        };
         if let Some(trace) = trace.and_then(|t| http::HeaderValue::from_str(t).ok()) {
             req = req.header(crate::xray::TRACE_HEADER, trace);
         }
@@ -129,7 +139,7 @@ impl ClerkBackend {
                 http::header::USER_AGENT,
                 concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")),
             )
-            .body(http_body_util::Empty::new())
+            .body(http_body_util::Full::new(body.unwrap_or_default()))
             .map_err(|_| ClerkApiError::Unavailable(format!("{path}: bad request")))?;
         let resp = self.http.request(req).await.map_err(|e| {
             ClerkApiError::Unavailable(if e.is_connect() {
@@ -141,14 +151,35 @@ impl ClerkBackend {
         let (status, retry, body) = read_answer(path, resp).await?;
         match status.as_u16() {
             200 => Ok(body),
-            401 | 403 if is_key_invalid(&body) || status.as_u16() == 401 => {
-                Err(ClerkApiError::SecretKeyInvalid)
-            }
+            401 => Err(ClerkApiError::SecretKeyInvalid),
+            403 if is_key_invalid(&body) => Err(ClerkApiError::SecretKeyInvalid),
             404 => Err(ClerkApiError::NotFound),
+            // Clerk refuses the token itself: unknown, revoked, expired, or not a token at all.
+            400 | 422 if kind == Answer::Verification => Err(ClerkApiError::NotFound),
             429 => Err(ClerkApiError::RateLimited {
                 retry_after: retry.unwrap_or(Duration::from_secs(10)),
             }),
             code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
+        }
+    }
+}
+
+/// What a call reads: a resource (the key set, a user), or a machine token's verification, where
+/// Clerk refusing the token (400, 404, 422) is an answer about the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Resource,
+    Verification,
+}
+
+impl Answer {
+    /// Whether an attempt counts as answered in the metrics (a refused token is; a missing user
+    /// counts as a failed read, as it always has).
+    fn answered(self, result: &Result<Vec<u8>, ClerkApiError>) -> bool {
+        match result {
+            Ok(_) => true,
+            Err(ClerkApiError::NotFound) => self == Answer::Verification,
+            Err(_) => false,
         }
     }
 }
@@ -220,7 +251,9 @@ fn jitter(min: Duration, max: Duration) -> Duration {
 #[async_trait]
 impl KeyFetcher for ClerkBackend {
     async fn fetch_keys(&self, secret: &SecretKey) -> Result<Vec<RsaKey>, ClerkApiError> {
-        let body = self.get("/v1/jwks", secret).await?;
+        let body = self
+            .call(Answer::Resource, "/v1/jwks", None, secret)
+            .await?;
         parse_jwks(&body)
     }
 }
@@ -235,7 +268,14 @@ impl UserDirectory for ClerkBackend {
         if !is_valid_user_id(user_id) {
             return Err(ClerkApiError::NotFound);
         }
-        let body = self.get(&format!("/v1/users/{user_id}"), secret).await?;
+        let body = self
+            .call(
+                Answer::Resource,
+                &format!("/v1/users/{user_id}"),
+                None,
+                secret,
+            )
+            .await?;
         let user: ClerkUser = serde_json::from_slice(&body)
             .map_err(|_| ClerkApiError::Unavailable("user body is not a Clerk User".into()))?;
         if user.id != user_id {
@@ -249,96 +289,6 @@ impl UserDirectory for ClerkBackend {
 
 // ---------------------------------------------------------------- machine tokens (issue 15)
 
-impl ClerkBackend {
-    /// `POST path` with a JSON body, with the retry of [`ClerkBackend::get`]: verifying is
-    /// idempotent, so a transient failure is tried once more.
-    async fn post_json(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-        secret: &SecretKey,
-    ) -> Result<Vec<u8>, ClerkApiError> {
-        let body = bytes::Bytes::from(body.to_string());
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // As for GET: each attempt's latency in the metrics, a subsegment when traced.
-            let started = std::time::Instant::now();
-            let trace = crate::xray::call(
-                TRACE_NAME,
-                crate::xray::Service::Remote,
-                "POST",
-                &format!("{}{}", self.api_url, path),
-            );
-            let once = tokio::time::timeout(
-                REQUEST_TIMEOUT,
-                self.post_within_timeout(path, body.clone(), secret, trace.header()),
-            )
-            .await
-            .unwrap_or_else(|_| Err(ClerkApiError::Unavailable(format!("{path}: timeout"))));
-            // A refused token (404) is an answer, not a failed call.
-            let answered = matches!(once, Ok(_) | Err(ClerkApiError::NotFound));
-            crate::metrics::clerk_api_call(started.elapsed(), answered);
-            trace.finish(trace_outcome(&once));
-            match once {
-                Err(ClerkApiError::Unavailable(detail)) if attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(path, attempt, detail, "retrying Clerk call");
-                    let (min, max) = self.retry_backoff;
-                    if !max.is_zero() {
-                        tokio::time::sleep(jitter(min, max)).await;
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn post_within_timeout(
-        &self,
-        path: &str,
-        body: bytes::Bytes,
-        secret: &SecretKey,
-        trace: Option<&str>,
-    ) -> Result<Vec<u8>, ClerkApiError> {
-        let bearer = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
-            .map_err(|_| ClerkApiError::SecretKeyInvalid)?;
-        let mut req = http::Request::post(format!("{}{}", self.api_url, path));
-        if let Some(trace) = trace.and_then(|t| http::HeaderValue::from_str(t).ok()) {
-            req = req.header(crate::xray::TRACE_HEADER, trace);
-        }
-        let req = req
-            .header(http::header::AUTHORIZATION, bearer)
-            .header("clerk-api-version", CLERK_API_VERSION)
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                http::header::USER_AGENT,
-                concat!("clerk-lambda-rust/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(http_body_util::Full::new(body))
-            .map_err(|_| ClerkApiError::Unavailable(format!("{path}: bad request")))?;
-        let resp = self.post_http.request(req).await.map_err(|e| {
-            ClerkApiError::Unavailable(if e.is_connect() {
-                "connection failed".into()
-            } else {
-                "request failed".into()
-            })
-        })?;
-        let (status, retry, body) = read_answer(path, resp).await?;
-        match status.as_u16() {
-            200 => Ok(body),
-            401 => Err(ClerkApiError::SecretKeyInvalid),
-            403 if is_key_invalid(&body) => Err(ClerkApiError::SecretKeyInvalid),
-            // Clerk refuses the token itself: unknown, revoked, expired, or not a token at all.
-            400 | 404 | 422 => Err(ClerkApiError::NotFound),
-            429 => Err(ClerkApiError::RateLimited {
-                retry_after: retry.unwrap_or(Duration::from_secs(10)),
-            }),
-            code => Err(ClerkApiError::Unavailable(format!("{path}: HTTP {code}"))),
-        }
-    }
-}
-
 #[async_trait]
 impl MachineTokenVerifier for ClerkBackend {
     async fn verify_machine_token(
@@ -349,7 +299,12 @@ impl MachineTokenVerifier for ClerkBackend {
     ) -> Result<MachineTokenRecord, ClerkApiError> {
         let (path, field) = endpoint.path_and_field();
         let body = self
-            .post_json(path, &serde_json::json!({ field: token }), secret)
+            .call(
+                Answer::Verification,
+                path,
+                Some(serde_json::json!({ field: token }).to_string().into()),
+                secret,
+            )
             .await?;
         parse_machine_record(&body)
     }
